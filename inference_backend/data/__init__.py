@@ -1,0 +1,1 @@
+"""Motion data: readers for mocap formats, retargeting to the canonical body, features."""
