@@ -63,13 +63,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="set up and run the headless demo")
-    demo.add_argument("rest", nargs=argparse.REMAINDER)
     demo.set_defaults(func=cmd_demo)
     test = sub.add_parser("test", help="set up and run the tests")
     test.add_argument("--all", action="store_true", help="include tests marked slow")
-    test.add_argument("rest", nargs=argparse.REMAINDER)
     test.set_defaults(func=cmd_test)
-    args = parser.parse_args()
+    args, rest = parser.parse_known_args()
+    args.rest = rest  # anything else goes to the demo / to pytest
     os.environ.setdefault("PYTHONDONTWRITEBYTECODE", "1")
     return args.func(args)
 
