@@ -4,6 +4,7 @@
     python3 build.py demo       set up .venv and run the headless demo (main job)
     python3 build.py test       set up .venv with test tools and run the test suite
     python3 build.py test --all also run tests marked slow
+    python3 build.py extension  build dist/remogen-<version>.zip (install it in Blender 4.2+)
 
 Only the Python standard library is used here, so it runs on a fresh machine with Python 3.11.
 """
@@ -59,6 +60,15 @@ def cmd_test(args: argparse.Namespace) -> int:
     return code
 
 
+def cmd_extension(args: argparse.Namespace) -> int:
+    """Pack blender_manifest.toml + addon/ into dist/remogen-<version>.zip (stdlib only)."""
+    sys.path.insert(0, str(ROOT))
+    from addon.packaging import build_zip
+
+    print(build_zip(Path(args.out)))
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -67,6 +77,9 @@ def main() -> int:
     test = sub.add_parser("test", help="set up and run the tests")
     test.add_argument("--all", action="store_true", help="include tests marked slow")
     test.set_defaults(func=cmd_test)
+    ext = sub.add_parser("extension", help="build the Blender extension zip")
+    ext.add_argument("--out", default=str(ROOT / "dist"), help="output folder (default dist/)")
+    ext.set_defaults(func=cmd_extension)
     args, rest = parser.parse_known_args()
     args.rest = rest  # anything else goes to the demo / to pytest
     os.environ.setdefault("PYTHONDONTWRITEBYTECODE", "1")

@@ -1,0 +1,135 @@
+"""One generation, shared by the CLI and the Generate operator (bpy on the main thread only).
+
+`prepare` reads everything from the scene (partner joints per frame, scene triangles);
+the backend call in between touches no bpy (the operator runs it on a worker thread);
+`apply` writes the reaction onto a new SMPL-X rig or bakes it onto an existing one.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .rig.read_partner import read_partner_joints
+from .rig.skeleton import find_rest_skeleton, load_rest_offsets
+
+
+class GenerateError(ValueError):
+    """Bad request (missing objects, empty frame range, ...)."""
+
+
+@dataclass
+class Request:
+    partner: str  # armature object name
+    intent: str
+    frame_start: int
+    frame_end: int
+    scene_objects: list[str] = field(default_factory=list)  # mesh object names
+    weights: dict = field(default_factory=lambda: {"hhi": 1.0, "hsi": 1.0})
+    seed: int = 0
+    partner_map: str = "AUTO"
+    target: str = ""  # existing armature to bake onto; "" = create an SMPL-X rig
+    target_map: str = "AUTO"
+    rest_skeleton: str = ""  # path of rest_skeleton.json
+    voxel_size: float = 0.1
+    replace: bool = False
+
+
+@dataclass
+class Prepared:
+    request: Request
+    fps: float
+    partner: np.ndarray  # (T, 22, 3) float32
+    scene_vertices: np.ndarray | None
+    scene_faces: np.ndarray | None
+    rest_offsets: np.ndarray  # (55, 3)
+
+
+def _object(bpy, name: str, kind: str, what: str):
+    obj = bpy.data.objects.get(name)
+    if obj is None:
+        candidates = sorted(o.name for o in bpy.data.objects if o.type == kind)
+        raise GenerateError(f"{what} {name!r} is not in the file; {kind.lower()} objects here: "
+                            + (", ".join(candidates) or "none"))
+    return obj
+
+
+def prepare(context, request: Request) -> Prepared:
+    import bpy
+
+    from .scene_io import scene_meshes_triangles
+
+    if request.frame_end < request.frame_start:
+        raise GenerateError(f"empty frame range {request.frame_start}-{request.frame_end}")
+    if not request.intent.strip():
+        raise GenerateError("the intent text is empty")
+    rest = load_rest_offsets(find_rest_skeleton(request.rest_skeleton or None))
+    partner_obj = _object(bpy, request.partner, "ARMATURE", "partner")
+    meshes = []
+    for name in request.scene_objects:
+        obj = _object(bpy, name, "MESH", "scene object")
+        if obj.type != "MESH":
+            raise GenerateError(f"scene object {name!r} is a {obj.type.lower()}, not a mesh")
+        meshes.append(obj)
+    if request.target:
+        target = _object(bpy, request.target, "ARMATURE", "target")
+        if target.type != "ARMATURE":
+            raise GenerateError(f"target {request.target!r} is a {target.type.lower()}, not an armature")
+    frames = range(request.frame_start, request.frame_end + 1)
+    partner = read_partner_joints(context, partner_obj, frames, request.partner_map)
+    verts = faces = None
+    if meshes:
+        verts, faces = scene_meshes_triangles(meshes, context.evaluated_depsgraph_get())
+    scene = context.scene
+    fps = scene.render.fps / scene.render.fps_base
+    return Prepared(request, fps, partner, verts, faces, rest)
+
+
+def call_backend(client, prepared: Prepared, on_progress=None) -> dict:
+    """Open a session, generate over the whole partner sequence, close. No bpy: thread-safe."""
+    req = prepared.request
+    scene = {}
+    if prepared.scene_vertices is not None and len(prepared.scene_faces):
+        scene = {"scene_vertices": prepared.scene_vertices, "scene_faces": prepared.scene_faces,
+                 "voxel_size": req.voxel_size}
+    session = client.open_session(req.intent, weights=req.weights, seed=req.seed, fps=prepared.fps, **scene)
+    try:
+        reaction = client.generate(session, prepared.partner, on_progress=on_progress)
+    finally:
+        try:
+            client.close_session(session)
+        except Exception:  # the session may be gone with a dead backend; the real error is raised
+            pass
+    frames = len(prepared.partner)
+    for key in ("transl", "global_orient", "body_pose"):
+        if key not in reaction or len(reaction[key]) != frames:
+            got = None if key not in reaction else np.shape(reaction[key])
+            raise GenerateError(f"the backend returned {key} with shape {got} for {frames} partner frames")
+    return reaction
+
+
+def apply(context, prepared: Prepared, reaction: dict):
+    """Write the reaction; returns (armature object, action)."""
+    import bpy
+
+    from .rig import keys
+    from .rig.bake import bake_reaction
+    from .rig.create_rig import bone_rest, create_smplx_rig
+    from .rig.skeleton import BODY_JOINT_NAMES
+    from .rig.write_keys import next_action_name, write_pose_action
+
+    req = prepared.request
+    if req.target:
+        obj = bpy.data.objects[req.target]
+        names = {b.name for b in obj.data.bones}
+        if not set(BODY_JOINT_NAMES) <= names:
+            return obj, bake_reaction(obj, reaction, prepared.rest_offsets, req.frame_start, req.intent,
+                                      preset=req.target_map, replace=req.replace)
+    else:
+        obj = create_smplx_rig(prepared.rest_offsets, name=f"ReMoGen {req.intent[:30]}", context=context)
+    rots, heads = bone_rest(obj, BODY_JOINT_NAMES)
+    local, transl = keys.local_rotations(reaction)
+    quats, loc = keys.pose_channels(local, transl, rots, heads[0], np.array(obj.matrix_world))
+    action = write_pose_action(obj, list(BODY_JOINT_NAMES), quats, loc, req.frame_start,
+                               next_action_name(req.intent), replace=req.replace)
+    return obj, action
