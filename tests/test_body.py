@@ -117,3 +117,11 @@ def test_fk_rest_and_known_pose_numpy_and_torch():
     g_t, pos_t = forward_kinematics(torch.as_tensor(rots), offsets, torch.as_tensor(root))
     np.testing.assert_allclose(pos_t.numpy(), pos, atol=1e-10)
     assert g_t.shape == (3, 22, 3, 3)
+
+
+def test_rest_skeletons_are_mirror_symmetric():
+    """Mirroring augmentation is exact only on a left/right symmetric skeleton."""
+    from inference_backend.body import canonical_rest
+
+    for rest in (RestSkeleton.template(), canonical_rest()):
+        np.testing.assert_allclose(rest.offsets, rest.offsets[MIRROR_INDEX] * [-1.0, 1.0, 1.0], atol=1e-6)

@@ -93,9 +93,14 @@ Y_UP_TO_Z_UP = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
 
 
 def template_offsets() -> np.ndarray:
-    """(55, 3) SMPL-X-like joint offsets from the parent, Z-up metres (pelvis at the origin)."""
-    yup = np.array([_TEMPLATE_OFFSETS_YUP[n] for n in JOINT_NAMES], dtype=np.float64)
-    return yup @ Y_UP_TO_Z_UP.T
+    """(55, 3) SMPL-X-like joint offsets from the parent, Z-up metres (pelvis at the origin).
+
+    Made exactly left/right symmetric (each side averaged with its mirrored counterpart, midline
+    joints on x = 0) so that mirroring a motion is exact: augmentation relies on it.
+    """
+    zup = np.array([_TEMPLATE_OFFSETS_YUP[n] for n in JOINT_NAMES], dtype=np.float64) @ Y_UP_TO_Z_UP.T
+    flip = np.array([-1.0, 1.0, 1.0])
+    return 0.5 * (zup + zup[MIRROR_INDEX] * flip)
 
 
 def offsets_to_positions(offsets: np.ndarray, parents: np.ndarray = PARENTS) -> np.ndarray:
