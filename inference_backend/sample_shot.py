@@ -31,7 +31,7 @@ ATTRIBUTION = """# Sample shot
   The database was created with funding from NSF EIA-0196217." CMU: free for all uses; the data
   may not be resold as data.
 - `room.obj`: a simple room (floor, table, crate, bench) made by
-  `python -m inference_backend.sample_shot`, Z up, metres, placed clear of the partner's path.
+  `python -m inference_backend.sample_shot`, Y up as OBJ files usually are, metres, placed clear of the partner's path.
 """
 
 
@@ -61,7 +61,9 @@ def build(data_dir: Path) -> None:
             member = tar.extractfile(f"pairs/{target.name}")
             target.write_bytes(member.read())
     room = make_room()
-    room.export(ROOM_OBJ)
+    y_up = room.copy()  # OBJ files are Y-up by convention; Blender's importer turns them Z-up
+    y_up.apply_transform(trimesh.transformations.rotation_matrix(-np.pi / 2, [1, 0, 0]))
+    y_up.export(ROOM_OBJ)
     (SAMPLE_DIR / "README.md").write_text(ATTRIBUTION)
     print(f"wrote {PARTNER_BVH.name}, {REAL_REACTOR_BVH.name}, {ROOM_OBJ.name} "
           f"({len(room.faces)} faces, bounds {np.round(room.bounds, 2).tolist()}) to {SAMPLE_DIR}")
