@@ -5,6 +5,8 @@
     python3 build.py test       set up .venv with test tools and run the test suite
     python3 build.py test --all also run tests marked slow
     python3 build.py extension  build dist/remogen-<version>.zip (install it in Blender 4.2+)
+    python3 build.py backend [--cuda] [--venv DIR] [--dry-run]
+                                set up the backend's Python (torch) and print its interpreter
 
 Only the Python standard library is used here, so it runs on a fresh machine with Python 3.11.
 """
@@ -61,12 +63,34 @@ def cmd_test(args: argparse.Namespace) -> int:
 
 
 def cmd_extension(args: argparse.Namespace) -> int:
-    """Pack blender_manifest.toml + addon/ into dist/remogen-<version>.zip (stdlib only)."""
+    """Pack the add-on, the backend package and the shipped weights into dist/remogen-<version>.zip
+    and check it with Blender's own extension validator (from the bpy module in .venv, if any)."""
     sys.path.insert(0, str(ROOT))
-    from addon.packaging import build_zip
+    from addon import packaging
 
-    print(build_zip(Path(args.out)))
+    path = packaging.build_zip(Path(args.out))
+    validator = packaging.find_validator(str(PYTHON)) if PYTHON.exists() else None
+    if validator is None:
+        validator = packaging.find_validator()
+    if validator is None:
+        print("note: Blender's extension validator was not found (no bpy module); the zip is not validated",
+              file=sys.stderr)
+    else:
+        ok, output = packaging.validate(path, validator, str(PYTHON) if PYTHON.exists() else None)
+        print(output)
+        if not ok:
+            print(f"{path}: Blender's extension validator rejected the zip", file=sys.stderr)
+            return 1
+    print(path)
     return 0
+
+
+def cmd_backend(args: argparse.Namespace) -> int:
+    """Set up a Python environment with torch for the backend and print its interpreter."""
+    sys.path.insert(0, str(ROOT))
+    from addon import backend_setup
+
+    return backend_setup.main(args.rest, default_venv=ROOT / ".venv-backend", reuse=VENV)
 
 
 def main() -> int:
@@ -80,6 +104,9 @@ def main() -> int:
     ext = sub.add_parser("extension", help="build the Blender extension zip")
     ext.add_argument("--out", default=str(ROOT / "dist"), help="output folder (default dist/)")
     ext.set_defaults(func=cmd_extension)
+    backend = sub.add_parser("backend", add_help=False,
+                             help="set up a Python environment with torch for the backend (--help for options)")
+    backend.set_defaults(func=cmd_backend)
     args, rest = parser.parse_known_args()
     args.rest = rest  # anything else goes to the demo / to pytest
     os.environ.setdefault("PYTHONDONTWRITEBYTECODE", "1")

@@ -112,12 +112,18 @@ def _preferences(bpy):
     return getattr(addon, "preferences", None)
 
 
+def _bundled_backend() -> str:
+    from .preferences import bundled_backend_dir
+
+    return bundled_backend_dir()
+
+
 def _backend_config(args, prefs):
     from .backend import BackendConfig
 
     return BackendConfig(
         python=args.backend_python or getattr(prefs, "backend_python", ""),
-        backend_dir=args.backend_dir or getattr(prefs, "backend_dir", ""),
+        backend_dir=args.backend_dir or getattr(prefs, "backend_dir", "") or _bundled_backend(),
         device=args.device or getattr(prefs, "device", "") or "auto",
         model_dir=args.model_dir or getattr(prefs, "model_dir", ""),
         extra_args=list(args.backend_arg),

@@ -11,7 +11,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .rig.read_partner import read_partner_joints
-from .rig.skeleton import find_rest_skeleton, load_rest_offsets
+from .rig.skeleton import BODY_JOINT_NAMES, find_rest_skeleton, load_rest_offsets
+
+
+# The backend's caps (inference_backend/server/validation.py Limits; equal by a test), checked
+# here too so an oversized scene fails before the backend is started.
+MAX_SCENE_VERTICES = 2_000_000
+MAX_SCENE_FACES = 4_000_000
 
 
 class GenerateError(ValueError):
@@ -75,14 +81,40 @@ def prepare(context, request: Request) -> Prepared:
         target = _object(bpy, request.target, "ARMATURE", "target")
         if target.type != "ARMATURE":
             raise GenerateError(f"target {request.target!r} is a {target.type.lower()}, not an armature")
-    frames = range(request.frame_start, request.frame_end + 1)
-    partner = read_partner_joints(context, partner_obj, frames, request.partner_map)
+        if not set(BODY_JOINT_NAMES) <= {b.name for b in target.data.bones}:
+            from .rig.bake import check_target
+
+            check_target(target, request.target_map)  # fails before the backend runs
+    check_partner_range(partner_obj, request.frame_start, request.frame_end)
     verts = faces = None
     if meshes:
-        verts, faces = scene_meshes_triangles(meshes, context.evaluated_depsgraph_get())
+        depsgraph = context.evaluated_depsgraph_get()
+        for obj in meshes:
+            if len(obj.evaluated_get(depsgraph).data.polygons) == 0:
+                raise GenerateError(f"scene object {obj.name!r} has no faces (only vertices or edges); "
+                                    "the scene needs a surface to voxelize")
+        verts, faces = scene_meshes_triangles(meshes, depsgraph)
+        if len(faces) > MAX_SCENE_FACES or len(verts) > MAX_SCENE_VERTICES:
+            raise GenerateError(f"the scene ({', '.join(o.name for o in meshes)}) has {len(faces):,} triangles and "
+                                f"{len(verts):,} vertices; the backend accepts at most {MAX_SCENE_FACES:,} and "
+                                f"{MAX_SCENE_VERTICES:,}: decimate it or pick fewer objects")
+    frames = range(request.frame_start, request.frame_end + 1)
+    partner = read_partner_joints(context, partner_obj, frames, request.partner_map)
     scene = context.scene
     fps = scene.render.fps / scene.render.fps_base
     return Prepared(request, fps, partner, verts, faces, rest)
+
+
+def check_partner_range(obj, start: int, end: int) -> None:
+    """An animated partner must be animated over the requested frames (a static one is fine)."""
+    anim = obj.animation_data
+    action = anim.action if anim is not None else None
+    if action is None:
+        return
+    lo, hi = action.frame_range
+    if start < int(lo) - 1 or end > int(hi + 0.999) + 1:
+        raise GenerateError(f"frames {start}-{end} are outside the partner {obj.name!r}'s animation "
+                            f"(frames {lo:g}-{hi:g} of action {action.name!r}); choose a range inside it")
 
 
 def call_backend(client, prepared: Prepared, on_progress=None) -> dict:

@@ -31,6 +31,11 @@ def unregister():
         bpy.utils.unregister_cli_command(_cli_handle)
         _cli_handle = None
     runtime_state.stop_backend()
+    from .operators.setup_ops import cancel_setup, poll_setup
+
+    cancel_setup()
+    if bpy.app.timers.is_registered(poll_setup):
+        bpy.app.timers.unregister(poll_setup)
     del bpy.types.Scene.remogen
     for cls in reversed(CLASSES):
         bpy.utils.unregister_class(cls)

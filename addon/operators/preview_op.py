@@ -50,6 +50,22 @@ def apply_pose(obj, pose: dict, rest, frame: int | None = None):
         root.keyframe_insert("location", frame=frame, group=BODY_JOINT_NAMES[0])
 
 
+def tick(context, partner, bonemap, rig, rest, state: PreviewState, client, request, frame: int,
+         record: bool = False):
+    """One live-preview tick, synchronously: read the partner at `frame`, step the backend, pose
+    (and with `record`, key) the rig. The modal operator splits the same work across threads;
+    tests and `python -m inference_backend.bench blender` call this directly. Returns the pose."""
+    intent, weights, seed, fps = request
+    partner_now = evaluated_joint_positions(context, partner, bonemap, frame)
+    pose = preview_tick(
+        state, frame, partner_now,
+        open_session=lambda history: client.open_session(intent, weights=weights, seed=seed, fps=fps, history=history),
+        step=client.step, close_session=client.close_session)
+    if pose is not None:
+        apply_pose(rig, pose, rest, frame if record else None)
+    return pose
+
+
 class REMOGEN_OT_live_preview(bpy.types.Operator):
     """Generate the reaction live while you play or scrub (Esc to stop)"""
 

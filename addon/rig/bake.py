@@ -38,15 +38,30 @@ def target_rig(obj) -> TargetRig:
     return TargetRig(names, parents, rest, np.array(obj.matrix_world, dtype=np.float64))
 
 
-def bake_reaction(obj, frames: dict, rest_offsets: np.ndarray, frame_start: int, intent: str,
-                  preset: str = "AUTO", replace: bool = False, scale_height: bool = True):
-    """Key the reaction `frames` (stacked transl/global_orient/body_pose) on `obj`; returns the new action."""
+def check_target(obj, preset: str = "AUTO"):
+    """The target's bone map, or BakeError when keys on it would not work (checked before any
+    backend call, so a bad target costs nothing)."""
     if obj is None or obj.type != "ARMATURE":
         raise BakeError(f"the bake target {getattr(obj, 'name', None)!r} is not an armature")
     try:
         bonemap = auto_resolve([b.name for b in obj.data.bones], preset)
     except BoneMapError as exc:
         raise BakeError(f"target {obj.name!r}: {exc}") from None
+    driven = constrained_bones(obj, bonemap.bones.values())
+    if driven:
+        raise BakeError(
+            f"target {obj.name!r}: the bones {', '.join(driven[:6])}{' ...' if len(driven) > 6 else ''} follow "
+            "constraints (a generated control rig such as Rigify's), so keys on them would have no effect; "
+            "bake onto the rig's metarig or an unconstrained deform skeleton instead")
+    return bonemap
+
+
+def bake_reaction(obj, frames: dict, rest_offsets: np.ndarray, frame_start: int, intent: str,
+                  preset: str = "AUTO", replace: bool = False, scale_height: bool = True):
+    """Key the reaction `frames` (stacked transl/global_orient/body_pose) on `obj`; returns the new action."""
+    if obj is None or obj.type != "ARMATURE":
+        raise BakeError(f"the bake target {getattr(obj, 'name', None)!r} is not an armature")
+    bonemap = check_target(obj, preset)
     local, transl = local_rotations(frames)
     smpl_rest = standing_rest_positions(rest_offsets)[:NUM_BODY_JOINTS]
     offsets = np.asarray(rest_offsets, dtype=np.float64)[:NUM_BODY_JOINTS]
@@ -66,6 +81,22 @@ def bake_reaction(obj, frames: dict, rest_offsets: np.ndarray, frame_start: int,
             euler[name] = _to_euler(quats[:, j], pb.rotation_mode)
     return write_pose_action(obj, names, quats, location, frame_start, next_action_name(intent),
                              root_bone=root, replace=replace, euler=euler)
+
+
+# Constraints that replace a bone's rotation (keys under them would be invisible).
+_OVERRIDING = {"COPY_TRANSFORMS", "COPY_ROTATION", "CHILD_OF", "ARMATURE", "DAMPED_TRACK", "TRACK_TO",
+               "LOCKED_TRACK", "IK", "SPLINE_IK", "STRETCH_TO"}
+
+
+def constrained_bones(obj, names) -> list[str]:
+    """Mapped bones whose pose a (non-muted, full-influence) constraint overrides."""
+    out = []
+    for name in names:
+        for con in obj.pose.bones[name].constraints:
+            if con.type in _OVERRIDING and con.enabled and con.influence > 0.5:
+                out.append(name)
+                break
+    return out
 
 
 def _to_euler(quats: np.ndarray, order: str) -> np.ndarray:
