@@ -4,6 +4,7 @@ module, `python -m addon.headless shot.blend generate ...`).
     generate --partner ARMATURE --intent TEXT [--scene MESH ...] [--frames 1-240]
              [--target ARMATURE [--target-map AUTO]] --out out.blend [--render out.mp4]
              [--backend-python PATH] [--backend-dir DIR] [--device auto|cpu|cuda]
+             [--smplx-model SMPLX_NEUTRAL.npz]
 
 Backend calls are synchronous (timers and modal operators never run in background mode).
 `run_cli(argv) -> int` is a plain function: 0 on success, 1 on a failure with a one-line
@@ -70,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--replace", action="store_true", help="write into the target's current action")
     gen.add_argument("--voxel-size", type=float, default=0.1, help="scene voxel size in metres")
     gen.add_argument("--rest-skeleton", default="", help="rest_skeleton.json (default: shipped one)")
+    gen.add_argument("--smplx-model", default=None,
+                     help="your SMPLX_NEUTRAL.npz: the created rig gets its exact skeleton and skinned body "
+                          "(default: the add-on preference; '' for none)")
     gen.add_argument("--out", required=True, help="where to save the .blend with the reaction")
     gen.add_argument("--render", default="", help="also render the frame range with Workbench to this .mp4")
     gen.add_argument("--resolution", default="640x360", help="render size WxH")
@@ -96,10 +100,11 @@ def run_cli(argv) -> int:
         from .client import BackendDied, BackendError, BackendStartError
         from .generate import GenerateError
         from .rig.bake import BakeError
+        from .rig.body_mesh import BodyMeshError
         from .rig.keys import ReactionFormatError
         from .rig.read_partner import PartnerError
 
-        known = (BackendDied, BackendError, BackendStartError, GenerateError, BakeError, ReactionFormatError,
+        known = (BackendDied, BackendError, BackendStartError, GenerateError, BakeError, BodyMeshError, ReactionFormatError,
                  PartnerError, RestSkeletonError, OSError)
         if isinstance(exc, known):
             print(f"remogen: error: {exc}", file=sys.stderr)
@@ -130,6 +135,13 @@ def _backend_config(args, prefs):
     )
 
 
+def _smplx_model(bpy, args, prefs) -> str:
+    if args.smplx_model is not None:
+        return args.smplx_model
+    path = getattr(prefs, "smplx_model", "")
+    return bpy.path.abspath(path) if path else ""
+
+
 def _generate(args) -> int:
     import bpy
 
@@ -146,6 +158,7 @@ def _generate(args) -> int:
         partner=args.partner, intent=args.intent, frame_start=start, frame_end=end, scene_objects=list(args.scene),
         weights=args.weights, seed=args.seed, partner_map=args.partner_map, target=args.target,
         target_map=args.target_map, rest_skeleton=str(rest_path), voxel_size=args.voxel_size, replace=args.replace,
+        smplx_model=_smplx_model(bpy, args, _preferences(bpy)),
     )
     prepared = generate.prepare(context, request)
     print(f"remogen: partner {args.partner!r}: {len(prepared.partner)} frames at {prepared.fps:g} fps", flush=True)

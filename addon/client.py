@@ -250,6 +250,12 @@ class Client:
                                                    "faces": np.asarray(faces, np.int32)})
         return reply.arrays["grid"].astype(bool), reply.arrays["origin"], float(reply.fields["voxel_size"])
 
+    def body_mesh(self, model_path: str) -> dict:
+        """The skinned rest mesh of an SMPL-X model file on the backend's machine: arrays
+        ``vertices`` (V, 3) Z-up with the pelvis at the origin, ``faces`` (F, 3) int32,
+        ``weights`` (V, 55) per SMPL-X joint, ``rest_offsets`` (55, 3), the file's exact skeleton."""
+        return self._request("body_mesh", {"model_path": str(model_path)}).arrays
+
     def close_session(self, session: str) -> None:
         self._request("close", {"session": session})
 

@@ -3,6 +3,11 @@
 `prepare` reads everything from the scene (partner joints per frame, scene triangles);
 the backend call in between touches no bpy (the operator runs it on a worker thread);
 `apply` writes the reaction onto a new SMPL-X rig or bakes it onto an existing one.
+
+With an SMPL-X model file (`Request.smplx_model`, the user's SMPLX_NEUTRAL.npz) a created rig is
+built on that file's exact rest skeleton and gets the skinned body mesh (backend verb
+`body_mesh`, asked before generating so a bad file costs nothing). Baking onto an existing rig
+ignores the file.
 """
 from __future__ import annotations
 
@@ -39,6 +44,7 @@ class Request:
     rest_skeleton: str = ""  # path of rest_skeleton.json
     voxel_size: float = 0.1
     replace: bool = False
+    smplx_model: str = ""  # the user's SMPLX_NEUTRAL.npz: exact skeleton + skinned mesh on a created rig
 
 
 @dataclass
@@ -49,6 +55,7 @@ class Prepared:
     scene_vertices: np.ndarray | None
     scene_faces: np.ndarray | None
     rest_offsets: np.ndarray  # (55, 3)
+    body: dict | None = None  # the backend's body_mesh reply (vertices, faces, weights, rest_offsets)
 
 
 def _object(bpy, name: str, kind: str, what: str):
@@ -85,6 +92,8 @@ def prepare(context, request: Request) -> Prepared:
             from .rig.bake import check_target
 
             check_target(target, request.target_map)  # fails before the backend runs
+    elif request.smplx_model:
+        check_smplx_model(request.smplx_model)
     check_partner_range(partner_obj, request.frame_start, request.frame_end)
     verts = faces = None
     if meshes:
@@ -105,6 +114,19 @@ def prepare(context, request: Request) -> Prepared:
     return Prepared(request, fps, partner, verts, faces, rest)
 
 
+def check_smplx_model(path: str) -> None:
+    """The configured SMPL-X model file exists and is an .npz (its content is checked by the backend)."""
+    from pathlib import Path
+
+    file = Path(path)
+    if not file.is_file():
+        raise GenerateError(f"the SMPL-X model file {path!r} (preferences: SMPL-X Model) does not exist; "
+                            "point it at your SMPLX_NEUTRAL.npz or clear it")
+    if file.suffix.lower() != ".npz":
+        raise GenerateError(f"the SMPL-X model file {path!r} is not an .npz; SMPL-X ships SMPLX_NEUTRAL.npz "
+                            "(the .pkl files are not read)")
+
+
 def check_partner_range(obj, start: int, end: int) -> None:
     """An animated partner must be animated over the requested frames (a static one is fine)."""
     anim = obj.animation_data
@@ -120,6 +142,15 @@ def check_partner_range(obj, start: int, end: int) -> None:
 def call_backend(client, prepared: Prepared, on_progress=None) -> dict:
     """Open a session, generate over the whole partner sequence, close. No bpy: thread-safe."""
     req = prepared.request
+    if req.smplx_model and not req.target:
+        try:
+            prepared.body = client.body_mesh(req.smplx_model)
+        except Exception as exc:
+            from .client import BackendError
+
+            if isinstance(exc, BackendError) and exc.type == "bad_request":
+                raise GenerateError(f"the SMPL-X model file (preferences: SMPL-X Model) cannot be used: {exc.message}") from None
+            raise
     scene = {}
     if prepared.scene_vertices is not None and len(prepared.scene_faces):
         scene = {"scene_vertices": prepared.scene_vertices, "scene_faces": prepared.scene_faces,
@@ -158,7 +189,14 @@ def apply(context, prepared: Prepared, reaction: dict):
             return obj, bake_reaction(obj, reaction, prepared.rest_offsets, req.frame_start, req.intent,
                                       preset=req.target_map, replace=req.replace)
     else:
-        obj = create_smplx_rig(prepared.rest_offsets, name=f"ReMoGen {req.intent[:30]}", context=context)
+        offsets = prepared.rest_offsets
+        if prepared.body is not None:
+            offsets = np.asarray(prepared.body["rest_offsets"], dtype=np.float64)
+        obj = create_smplx_rig(offsets, name=f"ReMoGen {req.intent[:30]}", context=context)
+        if prepared.body is not None:
+            from .rig.body_mesh import add_body_mesh
+
+            add_body_mesh(obj, prepared.body, offsets, context=context)
     rots, heads = bone_rest(obj, BODY_JOINT_NAMES)
     local, transl = keys.local_rotations(reaction)
     quats, loc = keys.pose_channels(local, transl, rots, heads[0], np.array(obj.matrix_world))

@@ -148,18 +148,23 @@ def test_backend_killed_mid_run(shot, tmp_path, capsys, monkeypatch):
     assert not out.exists() and datablocks(bpy) == before
 
 
-def test_missing_smplx_model_file_is_fine_without_the_mesh(shot, tmp_path, capsys):
-    """The SMPL-X model preference pointing at a missing file does not stop a plain generation."""
+def test_missing_smplx_model_file_is_named(shot, tmp_path, capsys):
+    """The SMPL-X model preference pointing at a missing file stops a generation onto a new rig
+    before the backend starts, naming the file."""
     import bpy
 
     prefs = bpy.context.preferences.addons[ext_module("cli").__package__].preferences
-    prefs.smplx_model = str(tmp_path / "missing" / "SMPLX_NEUTRAL.npz")
+    missing = tmp_path / "missing" / "SMPLX_NEUTRAL.npz"
+    prefs.smplx_model = str(missing)
     try:
         bpy.ops.wm.open_mainfile(filepath=str(shot))
-        out = tmp_path / "ok.blend"
-        code = run_cli(["generate", "--partner", "18_01", "--intent", "waves", "--frames", "1-8", "--out", str(out),
-                        *ECHO])
-        assert code == 0, capsys.readouterr().err
-        assert out.is_file()
+        before = datablocks(bpy)
+        out = tmp_path / "no.blend"
+        # the enabled extension's own command: it reads its preferences
+        code = ext_module("cli").run_cli(["generate", "--partner", "18_01", "--intent", "waves", "--frames", "1-8",
+                                          "--out", str(out), *ECHO])
+        captured = capsys.readouterr()
+        assert code == 1 and f"SMPL-X model file {str(missing)!r}" in captured.err and "does not exist" in captured.err
+        assert "backend ready" not in captured.out and not out.exists() and datablocks(bpy) == before
     finally:
         prefs.smplx_model = ""

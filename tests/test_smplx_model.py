@@ -72,3 +72,10 @@ def test_bad_model_files(tmp_path):
     np.savez(bad, v_template=np.zeros((3, 3)))
     with pytest.raises(SmplxModelError, match="not a usable SMPL-X model"):
         SmplxBody(bad)
+
+
+def test_pickled_model_file_is_refused(tmp_path):
+    evil = tmp_path / "SMPLX_EVIL.npz"
+    np.savez(evil, v_template=np.array([object()], dtype=object))
+    with pytest.raises(SmplxModelError, match="pickle"):
+        SmplxBody(evil)

@@ -21,8 +21,17 @@ def build_request(context) -> generate.Request:
         partner=s.partner.name, intent=s.intent, frame_start=start, frame_end=end,
         scene_objects=[s.scene_mesh.name] if s.scene_mesh is not None else [], weights=s.weights(), seed=s.seed,
         partner_map=s.partner_map, target=target, target_map=s.target_map,
-        rest_skeleton=rest_skeleton_path(context), voxel_size=s.voxel_size,
+        rest_skeleton=rest_skeleton_path(context), voxel_size=s.voxel_size, smplx_model=smplx_model_path(context),
     )
+
+
+def smplx_model_path(context) -> str:
+    """The SMPL-X model file from the preferences (absolute), or ""."""
+    from .. import preferences
+
+    prefs = preferences.get(context)
+    path = getattr(prefs, "smplx_model", "") if prefs is not None else ""
+    return bpy.path.abspath(path) if path else ""
 
 
 class REMOGEN_OT_generate(bpy.types.Operator):

@@ -54,14 +54,23 @@ def global_rotations(local: np.ndarray, offsets: np.ndarray, transl: np.ndarray)
     return np.stack(rots, 1), np.stack(pos, 1)
 
 
-def retarget(world_rot: np.ndarray, positions: np.ndarray, smpl_rest: np.ndarray, target: TargetRig,
-             bones: dict[str, str], scale_height: bool = True):
-    """Pose channels for the mapped bones of `target`.
+@dataclass
+class TargetPose:
+    """Where every bone of a target rig should be, per frame (armature frame)."""
+
+    posed: np.ndarray  # (T, n, 3, 3) rotation of every bone of the rig (unmapped ones follow their parent)
+    root: str  # the bone mapped to the pelvis
+    root_head: np.ndarray  # (T, 3) where the root bone's head goes
+    mapped: dict  # bone name -> SMPL-X body joint index
+
+
+def target_pose(world_rot: np.ndarray, positions: np.ndarray, smpl_rest: np.ndarray, target: TargetRig,
+                bones: dict[str, str], scale_height: bool = True) -> TargetPose:
+    """The armature-frame rotation of every target bone and the root head position per frame.
 
     world_rot: (T, 22, 3, 3) SMPL-X global joint rotations relative to rest; positions (T, 22, 3)
     smpl_rest: (22, 3) SMPL-X rest joint positions standing on the floor (pelvis height = z[0])
-    bones: SMPL-X joint -> target bone name
-    returns (mapped bone names, quaternions (T, n, 4), root bone name, root location (T, 3))"""
+    bones: SMPL-X joint -> target bone name"""
     rot_w, trans_w, scale = split_matrix_world(target.matrix_world)
     index = {n: i for i, n in enumerate(target.names)}
     b_rest = target.rest[:, :3, :3]
@@ -78,20 +87,12 @@ def retarget(world_rot: np.ndarray, positions: np.ndarray, smpl_rest: np.ndarray
             raise ValueError(f"bones {bones[joint]!r} and {bones[child]!r} start at the same point; cannot retarget")
         corrections[joint] = rotation_between(d_target, d_smpl)
     by_bone = {bones[j]: JOINT_INDEX[j] for j in BODY_JOINT_NAMES}
-    frames = len(world_rot)
-    posed = np.zeros((frames, len(target.names), 3, 3))  # armature-frame rotation of every bone
-    quats = {}
+    posed = np.zeros((len(world_rot), len(target.names), 3, 3))
     for i, name in enumerate(target.names):
         p = target.parents[i]
         if name in by_bone:
             j = by_bone[name]
-            g_world = world_rot[:, j] @ (corrections[BODY_JOINT_NAMES[j]] @ rot_w @ b_rest[i])
-            posed[:, i] = rot_w.T @ g_world
-            if p < 0:
-                local = b_rest[i].T @ posed[:, i]
-            else:
-                local = b_rest[i].T @ b_rest[p] @ np.swapaxes(posed[:, p], -1, -2) @ posed[:, i]
-            quats[name] = make_continuous(matrix_to_quat(local))
+            posed[:, i] = rot_w.T @ world_rot[:, j] @ (corrections[BODY_JOINT_NAMES[j]] @ rot_w @ b_rest[i])
         else:
             posed[:, i] = b_rest[i] if p < 0 else posed[:, p] @ b_rest[p].T @ b_rest[i]
     root = bones["pelvis"]
@@ -100,7 +101,28 @@ def retarget(world_rot: np.ndarray, positions: np.ndarray, smpl_rest: np.ndarray
     pelvis_height = float(smpl_rest[0, 2])
     if scale_height and pelvis_height > 0 and head_world[r, 2] > 0:
         wanted[:, 2] *= head_world[r, 2] / pelvis_height
-    wanted_arm = ((wanted - trans_w) @ rot_w) / scale
-    location = (wanted_arm - target.rest[r, :3, 3]) @ b_rest[r]
+    root_head = ((wanted - trans_w) @ rot_w) / scale
+    return TargetPose(posed, root, root_head, {n: by_bone[n] for n in target.names if n in by_bone})
+
+
+def retarget(world_rot: np.ndarray, positions: np.ndarray, smpl_rest: np.ndarray, target: TargetRig,
+             bones: dict[str, str], scale_height: bool = True):
+    """Pose channels for the mapped bones of `target` (arguments as `target_pose`).
+
+    returns (mapped bone names, quaternions (T, n, 4), root bone name, root location (T, 3))"""
+    pose = target_pose(world_rot, positions, smpl_rest, target, bones, scale_height)
+    b_rest = target.rest[:, :3, :3]
+    quats = {}
+    for i, name in enumerate(target.names):
+        if name not in pose.mapped:
+            continue
+        p = target.parents[i]
+        if p < 0:
+            local = b_rest[i].T @ pose.posed[:, i]
+        else:
+            local = b_rest[i].T @ b_rest[p] @ np.swapaxes(pose.posed[:, p], -1, -2) @ pose.posed[:, i]
+        quats[name] = make_continuous(matrix_to_quat(local))
+    r = target.names.index(pose.root)
+    location = (pose.root_head - target.rest[r, :3, 3]) @ b_rest[r]
     names = [n for n in target.names if n in quats]
-    return names, np.stack([quats[n] for n in names], 1), root, location
+    return names, np.stack([quats[n] for n in names], 1), pose.root, location

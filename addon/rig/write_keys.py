@@ -90,11 +90,14 @@ _LINEAR = bpy.types.Keyframe.bl_rna.properties["interpolation"].enum_items["LINE
 
 
 def write_pose_action(obj, bone_names, quats: np.ndarray, root_location: np.ndarray, frame_start: int,
-                      name: str, root_bone: str | None = None, replace: bool = False, euler: dict | None = None):
+                      name: str, root_bone: str | None = None, replace: bool = False, euler: dict | None = None,
+                      props: dict | None = None):
     """Key `quats` (T, J, 4) on `bone_names` and `root_location` (T, 3) on `root_bone` (the first
     bone by default) at frames frame_start .. frame_start + T - 1; returns the action.
 
-    Bones listed in `euler` ({bone: (T, 3) Euler angles}) are keyed on rotation_euler instead."""
+    Bones listed in `euler` ({bone: (T, 3) Euler angles}) are keyed on rotation_euler instead.
+    `props` ({(bone, custom property): (T,) values}) keys pose-bone custom properties too (a Rigify
+    rig's IK_FK switches)."""
     quats = np.asarray(quats, dtype=np.float64)
     frames = np.arange(frame_start, frame_start + len(quats), dtype=np.float64)
     action, curves = _prepare_action(obj, name, replace)
@@ -113,4 +116,7 @@ def write_pose_action(obj, bone_names, quats: np.ndarray, root_location: np.ndar
             path = f'pose.bones["{bone}"].location'
             for i in range(3):
                 _key_curve(_new_curve(curves, path, i, bone), frames, root_location[:, i])
+    for (bone, prop), values in (props or {}).items():
+        _key_curve(_new_curve(curves, f'pose.bones["{bone}"]["{prop}"]', 0, bone), frames,
+                   np.broadcast_to(np.asarray(values, dtype=np.float64), frames.shape))
     return action

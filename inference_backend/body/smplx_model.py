@@ -11,6 +11,7 @@ position J0: transl_smplx = C^T transl_ours - J0.
 """
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,19 @@ class SmplxModelError(ValueError):
     """The SMPL-X model file is missing or not an SMPL-X model."""
 
 
+def check_plain_npz(path: Path) -> None:
+    """Every array of the .npz loads without pickle: `smplx` itself loads with allow_pickle=True,
+    and a model file is data, never code, so object arrays are refused before it sees the file."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            for key in data.files:
+                data[key]
+    except ValueError as exc:  # numpy: "Object arrays cannot be loaded when allow_pickle=False"
+        raise SmplxModelError(f"{path}: holds Python objects (pickle), not plain arrays: refused ({exc})") from None
+    except (OSError, zipfile.BadZipFile, EOFError) as exc:
+        raise SmplxModelError(f"{path}: not a readable .npz file ({exc})") from None
+
+
 class SmplxBody:
     """A loaded SMPL-X model: exact rest joints and posed vertices, Z-up metres."""
 
@@ -32,6 +46,7 @@ class SmplxBody:
             raise SmplxModelError(f"SMPL-X model file not found: {path}")
         if path.suffix != ".npz":
             raise SmplxModelError(f"{path}: expected an SMPL-X .npz model file (e.g. SMPLX_NEUTRAL.npz)")
+        check_plain_npz(path)
         try:
             import smplx  # noqa: PLC0415 - lazy on purpose (licence, import cost)
             import torch  # noqa: PLC0415

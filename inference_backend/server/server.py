@@ -2,7 +2,8 @@
 
 A connection must authenticate with ``hello`` + token first; then it may open sessions, step
 them, run ``generate`` jobs (in a worker thread, so the same connection can ``cancel`` them),
-voxelize meshes, and ``shutdown`` the server. Every bad request gets a typed error reply and
+voxelize meshes, send the skinned SMPL-X body of a user's model file (``body_mesh``), and
+``shutdown`` the server. Every bad request gets a typed error reply and
 the connection carries on; only a frame that breaks the framing itself (oversized or
 unfinished) closes the connection, because the byte stream can no longer be trusted.
 """
@@ -18,9 +19,11 @@ import traceback
 import numpy as np
 
 from inference_backend import __version__
+from inference_backend.body.smplx_model import SmplxModelError
 
 from . import validation as v
 from .auth import token_matches
+from .body_mesh import BodyMeshCache
 from .protocol import PROTOCOL_VERSION, WireError, decode, encode, error_fields, parse_length
 from .voxelize import Occupancy, VoxelCache
 
@@ -42,6 +45,7 @@ class Server:
         self.limits = limits
         self.log = log
         self.voxels = VoxelCache()
+        self.body_meshes = BodyMeshCache()
         self.models = dict(getattr(factory, "models", None) or {})
         modules = getattr(factory, "modules", None)
         self.modules = tuple(modules) if modules is not None else None
@@ -414,6 +418,19 @@ class Connection:
         occupancy, cached = self.server.voxels.get(vertices, faces, voxel_size, fill)
         return ({"voxel_size": occupancy.voxel_size, "cached": cached},
                 {"grid": occupancy.grid.view(np.uint8), "origin": occupancy.origin})
+
+    def verb_body_mesh(self, message):
+        f = message.fields
+        v.check_fields(f, "body_mesh", required=("model_path",))
+        v.check_array_names(message.arrays, "body_mesh")
+        path = v.string(f, "model_path", 4096)
+        if not path.strip():
+            v.bad("body_mesh: field 'model_path' is empty; give the path of your SMPLX_NEUTRAL.npz")
+        try:
+            mesh = self.server.body_meshes.get(path)
+        except SmplxModelError as exc:
+            v.bad(f"body_mesh: {str(exc)[:1000]}")
+        return {"vertices": len(mesh["vertices"]), "faces": len(mesh["faces"])}, mesh
 
     def verb_close(self, message):
         v.check_fields(message.fields, "close", required=("session",))
