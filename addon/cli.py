@@ -76,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
                           "(default: the add-on preference; '' for none)")
     gen.add_argument("--out", required=True, help="where to save the .blend with the reaction")
     gen.add_argument("--render", default="", help="also render the frame range with Workbench to this .mp4")
+    gen.add_argument("--still", default="", help="with --render: also save the middle frame as this PNG")
     gen.add_argument("--resolution", default="640x360", help="render size WxH")
     gen.add_argument("--backend-python", default="", help="interpreter with torch that runs the backend")
     gen.add_argument("--backend-dir", default="", help="folder containing the inference_backend package")
@@ -188,8 +189,11 @@ def _generate(args) -> int:
     bpy.ops.wm.save_as_mainfile(filepath=bpy.path.abspath(args.out), check_existing=False)
     print(f"remogen: saved {args.out}", flush=True)
     if args.render:
-        from .render import render_workbench_mp4
+        from .render import render_still, render_workbench_mp4
 
         render_workbench_mp4(context, args.render, start, end, args.resolution, focus=[obj, bpy.data.objects[args.partner]])
         print(f"remogen: rendered {args.render}", flush=True)
+        if args.still:
+            render_still(context, args.still, (start + end) // 2)
+            print(f"remogen: rendered {args.still}", flush=True)
     return 0

@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
            "--intent", args.intent, "--seed", str(args.seed), "--out", str(result),
            "--backend-python", py, "--backend-dir", str(REPO_ROOT), "--model-dir", str(ASSETS_DIR)]
     if not args.no_render:
-        cmd += ["--render", str(out / "demo.mp4")]
+        cmd += ["--render", str(out / "demo.mp4"), "--still", str(out / "demo.png")]
     seconds = _run("generating the reaction, keying it on a new SMPL-X rig" + ("" if args.no_render else ", rendering"), cmd)
     print(f"demo: done in {seconds:.1f} s: {result}" + ("" if args.no_render else f", {out / 'demo.mp4'}"))
     return 0
