@@ -97,7 +97,7 @@ def test_one_training_step_reduces_loss_on_a_fixed_batch(which, motions, cache_d
     before.backward()
     opt.step()
     after = _loss_on_fixed_batch(stage, state)
-    assert float(after) < float(before.detach())
+    assert float(after.detach()) < float(before.detach())
 
 
 def test_checkpoint_resume_gives_identical_next_step(tmp_path, motions, cache_dir):
