@@ -12,9 +12,9 @@
    say: run faster than walk; sit down lowers the pelvis below walking height and moves slowest;
    jump lifts the pelvis more than walk.
 
-Foot skating: a foot joint (left/right_foot, left/right_ankle) is *in contact* when it is within
-5 cm of the sequence's floor (the 2nd percentile of its lowest foot joint); the ratio is the
-share of contact frames whose horizontal foot speed exceeds 0.2 m/s.
+Foot skating: the project's one definition, `inference_backend.eval.physics.foot_skating_ratio`
+(GMD's: the share of frame transitions where a foot is near the floor and slides; thresholds in
+that module), pooled over sequences by frame count.
 """
 from __future__ import annotations
 
@@ -28,24 +28,21 @@ import numpy as np
 import torch
 
 from .body import JOINT_INDEX, RestSkeleton, forward_kinematics
+from .eval.physics import foot_skating_ratio
 from .models.features import FPS, HISTORY, PRIMITIVE, extract_primitives, features_to_pose
 from .models.prior import PRIOR_DIR, MotionPrior, prior_hash
 from .paths import REPO_ROOT, default_cache_dir
 from .rollout import rollout, start_from_motion
 
 FEET = [JOINT_INDEX[n] for n in ("left_foot", "right_foot", "left_ankle", "right_ankle")]
-CONTACT_M, SKATE_MPS = 0.05, 0.2
 WORDS = ("walk", "run", "jump", "sit down")
 
 
 # ----------------------------------------------------------------------------- statistics
-def foot_skating(joints: np.ndarray, fps: float = FPS) -> tuple[int, int]:
-    """(skating foot-frames, contact foot-frames) of one (T, 22, 3) sequence."""
-    feet = joints[:, FEET]                                   # (T, 4, 3)
-    floor = np.percentile(feet[..., 2].min(1), 2)
-    contact = feet[1:, :, 2] - floor < CONTACT_M
-    speed = np.linalg.norm(feet[1:, :, :2] - feet[:-1, :, :2], axis=-1) * fps
-    return int((contact & (speed > SKATE_MPS)).sum()), int(contact.sum())
+def foot_skating(joints: np.ndarray, fps: float = FPS) -> tuple[float, int]:
+    """(skating transitions, transitions) of one (T, 22, 3) sequence."""
+    transitions = max(len(joints) - 1, 0)
+    return foot_skating_ratio(joints, fps) * transitions, transitions
 
 
 def motion_stats(joints: np.ndarray, transl: np.ndarray, fps: float = FPS) -> dict:

@@ -59,3 +59,27 @@ def format_table(rows: list[dict]) -> str:
     lines.append(f"(segment = 10 denoiser steps + 1 VAE decode = {FUTURE} frames; "
                  "'decode only' ms/frame = one decode, what per-frame refinement adds)")
     return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    """`python -m inference_backend.bench prior [--prior DIR] [--threads 1,2] [--repeats N]`
+
+    Times one online segment of the motion prior: the 10-step latent denoising (with and without
+    classifier-free guidance, which batches the conditional and unconditional pass) plus one VAE
+    decode, i.e. the work behind 8 new frames, per device (CPU at each thread count, and CUDA when
+    present). On a shared CPU one thread is usually fastest for these small models.
+    """
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m inference_backend.bench prior", description=main.__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--prior", help="prior folder (default assets/prior)")
+    ap.add_argument("--threads", default="1,2", help="comma-separated torch CPU thread counts to time (default 1,2)")
+    ap.add_argument("--repeats", type=int, default=50)
+    args = ap.parse_args(argv)
+    try:
+        threads = [int(t) for t in args.threads.split(",")]
+    except ValueError:
+        ap.error(f"--threads must be comma-separated integers, got {args.threads!r}")
+    print(format_table(bench_prior(args.prior, threads, args.repeats)))
+    return 0
