@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+import time
 
 from .rig.skeleton import RestSkeletonError
 
@@ -175,7 +176,12 @@ def _generate(args) -> int:
                 last[0] = percent
                 print(f"remogen: generating {done}/{total}", flush=True)
 
+        started = time.perf_counter()
         reaction = generate.call_backend(client, prepared, on_progress=progress)
+        seconds = time.perf_counter() - started
+        frames = len(prepared.partner)
+        print(f"remogen: generated {frames} frames in {seconds:.2f} s ({1000 * seconds / max(frames, 1):.1f} ms/frame "
+              f"including transfer) on {info.get('device', '?')}", flush=True)
     finally:
         try:
             client.shutdown()
