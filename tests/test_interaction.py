@@ -278,3 +278,24 @@ def test_joint_ablation_modes_leave_the_prior_and_write_a_runtime(tiny_setup, mo
     assert prior_hash(tmp / "prior") == before
     rt = load_runtime(tmp / "abl" / "runtime")
     assert "hhi" in rt.modules and rt.prior_hash != before and not rt.notes
+
+
+def test_validation_scores_and_exports_only_improvements(tiny_setup):
+    """With held-out pairs the stage scores every checkpoint's EMA module; with select_best it
+    exports only the best."""
+    from inference_backend.train.loop import run
+    from inference_backend.train.module_hhi import DEFAULT_CONFIG, HHIStage
+
+    tmp, pairs, _ = tiny_setup
+    val = [(synthetic_motion(20, seconds=1.5), synthetic_motion(21, seconds=1.5))]
+    cfg = _small(DEFAULT_CONFIG, steps=4, checkpoint_every=1, val_samples=16, select_best=True)
+    gen = torch.Generator().manual_seed(0)
+    stage = HHIStage(cfg, tmp / "prior", tmp, torch.device("cpu"), gen, pairs=pairs, val_pairs=val,
+                     export_dir=tmp / "modules", out=tmp / "ck_val")
+    run(stage, cfg, tmp / "ck_val", gen, resume=False, quiet=True)
+    rows = [json.loads(line) for line in (tmp / "ck_val" / "val.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [1, 2, 3, 4]
+    assert all(r["val_latent_prior"] == rows[0]["val_latent_prior"] for r in rows)  # fixed held-out draws
+    best = min(rows, key=lambda r: r["val_latent"])
+    _, meta = load_module(tmp / "modules" / "hhi")
+    assert meta["step"] == best["step"] and meta["val_latent"] == best["val_latent"]

@@ -195,13 +195,13 @@ class MetaInteractionBlock(nn.Module):
     once per segment and every step reuses them.
     """
 
-    def __init__(self, d_prior: int, d_cue: int, d_inner: int = 128, heads: int = 4):
+    def __init__(self, d_prior: int, d_cue: int, d_inner: int = 128, heads: int = 4, dropout: float = 0.0):
         super().__init__()
         if d_inner % heads:
             raise ValueError(f"d_inner {d_inner} is not divisible by {heads} heads")
         self.heads = heads
         self.inp = nn.Linear(d_prior, d_inner)
-        self.self_attn = nn.TransformerEncoderLayer(d_inner, heads, 2 * d_inner, 0.0, activation="gelu",
+        self.self_attn = nn.TransformerEncoderLayer(d_inner, heads, 2 * d_inner, dropout, activation="gelu",
                                                     batch_first=True, norm_first=True)
         self.norm = nn.LayerNorm(d_inner)
         self.q = nn.Linear(d_inner, d_inner)
@@ -242,6 +242,8 @@ class ModuleConfig:
     grid_cell: float = 0.125
     grid_z_min: float = -0.25
     scene_patch: int = 8                   # HSI: ViT patch edge in cells (8: 1 m patches, 32 tokens)
+    tcn_channels: int = 128                # HHI: width of the Others Encoder
+    dropout: float = 0.0                   # on the cue tokens and in the blocks (training only)
 
     @property
     def local_grid(self) -> LocalGrid:
@@ -259,11 +261,12 @@ class InteractionModule(nn.Module):
             raise ValueError(f"module kind must be one of {self.KINDS}, got {config.kind!r}")
         self.config = config
         if config.kind == "hhi":
-            self.encoder = OthersEncoder(window=config.window, d_cue=config.d_cue)
+            self.encoder = OthersEncoder(window=config.window, channels=config.tcn_channels, d_cue=config.d_cue)
         else:
             self.encoder = SceneEncoder(config.local_grid, patch=config.scene_patch, d_cue=config.d_cue)
-        self.blocks = nn.ModuleList(MetaInteractionBlock(config.d_prior, config.d_cue, config.d_inner, config.heads)
-                                    for _ in config.layers)
+        self.cue_dropout = nn.Dropout(config.dropout)
+        self.blocks = nn.ModuleList(MetaInteractionBlock(config.d_prior, config.d_cue, config.d_inner, config.heads,
+                                                         config.dropout) for _ in config.layers)
         self.layer_slot = {layer: i for i, layer in enumerate(config.layers)}
 
     @property
@@ -275,7 +278,7 @@ class InteractionModule(nn.Module):
         frame; HSI takes the ego-centric occupancy (B, X, Y, Z). Computed once per segment
         (once per diffusion step when the partner window moves on, as in pipelining)."""
         tokens = self.encoder(cue_input, frame) if self.kind == "hhi" else self.encoder(cue_input)
-        return self.memory(tokens)
+        return self.memory(self.cue_dropout(tokens))
 
     def memory(self, tokens: torch.Tensor) -> list:
         """Per-block keys/values of cue tokens (B, K, d_cue)."""

@@ -17,6 +17,9 @@ distance MAE/correlation, contact onset/IoU) plus inter-person penetration
 ms/frame is the mean wall time of `ReactionSession.step` over the first role's frames (CPU,
 the given thread count), pipelining off for the comparison with the paper's per-frame cost.
 
+Denoising error: the training objective (latent MSE of the one-step x0 prediction) on the
+held-out two-person windows, prior alone vs with the HHI module.
+
 Scene (HSI): each single-person test take (first `max_frames` frames) gets a scene derived from
 its own motion (`data.scene_occupancy.scene_from_motion`, seeded; floor layer left out of the
 count); the motion is generated with the take's text and real start, without a partner, with
@@ -51,12 +54,12 @@ def _start(motion) -> dict:
     return {"transl": motion.transl[0], "rotations": motion.rotations[0]}
 
 
-def hhi_roles(cache, max_frames: int):
+def hhi_roles(cache, max_frames: int, split: str = "test"):
     from ..data.dataset import load_pairs
 
     rest = canonical_rest()
     roles = []
-    for a, b in load_pairs(cache, "test"):
+    for a, b in load_pairs(cache, split):
         n = min(a.num_frames, max_frames)
         a, b = a.slice(0, n), b.slice(0, n)
         for reactor, partner in ((a, b), (b, a)):
@@ -64,7 +67,8 @@ def hhi_roles(cache, max_frames: int):
     return roles
 
 
-def hhi_table(rt, cache, seeds: int, max_frames: int, log=print, extra: dict | None = None) -> dict:
+def hhi_table(rt, cache, seeds: int, max_frames: int, log=print, extra: dict | None = None,
+              split: str = "test", quick: bool = False) -> dict:
     """The HHI rows; `extra` maps a row name to another runtime (the fine-tune / no-prior
     ablations, each with its own denoiser), evaluated as "+ HHI" without FWSR."""
     from ..eval import interaction, physics
@@ -72,11 +76,12 @@ def hhi_table(rt, cache, seeds: int, max_frames: int, log=print, extra: dict | N
     from .batch import generate
     from .session import ReactionSession
 
-    roles = hhi_roles(cache, max_frames)
+    roles = hhi_roles(cache, max_frames, split)
     if not roles:
         return {}
     out = {}
-    runs = [(name, rt, kw) for name, kw in HHI_VARIANTS.items()]
+    runs = [(name, rt, kw) for name, kw in HHI_VARIANTS.items()
+            if not quick or name in ("prior only", "frozen prior + HHI")]
     runs += [(name, other, HHI_VARIANTS["frozen prior + HHI"]) for name, other in (extra or {}).items()]
     for name, rt, kw in runs:
         if kw.get("refine") and rt.refiner is None or kw["weights"]["hhi"] > 0 and "hhi" not in rt.modules:
@@ -104,6 +109,36 @@ def hhi_table(rt, cache, seeds: int, max_frames: int, log=print, extra: dict | N
         out[name]["ms_per_frame"] = (float(np.mean(times[1:]) * 1000), float(np.percentile(times[1:], 99) * 1000))
     out["_roles"] = [f"{r.take_id} reacting to its partner ({r.text}), {len(p)} frames" for r, p, _ in roles]
     return out
+
+
+@torch.no_grad()
+def denoising_table(rt, cache, split: str = "test", seed: int = 0, batches: int = 20) -> dict:
+    """The training objective on held-out windows: latent MSE of the x0 prediction (every
+    diffusion step equally likely, text kept) by the prior alone and with the HHI module, on the
+    two-person windows of `split`, each person as the reactor, no mirroring."""
+    from ..data.dataset import load_pairs
+    from ..models.mixing import Active
+    from ..train.module_common import SEG, PairBank, canonical_batch
+
+    if "hhi" not in rt.modules:
+        return {}
+    prior, module = rt.prior, rt.modules["hhi"]
+    bank = PairBank.build(load_pairs(cache, split), cache, mirror=False)
+    gen = torch.Generator().manual_seed(seed)
+    sums = {"prior only": 0.0, "prior + HHI": 0.0}
+    for _ in range(batches):
+        start = bank.sample_starts(64, gen)
+        transl, rot, text = bank.windows(start)
+        history, future, frame = canonical_batch(prior, transl, rot)
+        z0 = prior.vae.encode(history, future)[0] * prior.latent_scale
+        t = torch.randint(prior.diffusion.steps, (64,), generator=gen)
+        z_t = prior.diffusion.q_sample(z0, t, torch.randn(z0.shape, generator=gen))
+        keep = torch.ones(64, dtype=torch.bool)
+        cues = module.encode(bank.partner_window(start + SEG, module.config.window), frame)
+        sums["prior only"] += float(((prior.denoiser(z_t, t, text, history, keep) - z0) ** 2).mean())
+        x0 = rt.modulator.bind([Active(module, cues, 1.0)])(z_t, t, text, history, keep)
+        sums["prior + HHI"] += float(((x0 - z0) ** 2).mean())
+    return {k: v / batches for k, v in sums.items()}
 
 
 def hsi_table(rt, cache, seeds: int, max_frames: int, max_takes: int, log=print) -> dict:
@@ -142,8 +177,11 @@ def hsi_table(rt, cache, seeds: int, max_frames: int, max_takes: int, log=print)
     return out
 
 
-def format_tables(hhi: dict, hsi: dict) -> str:
+def format_tables(hhi: dict, hsi: dict, denoise: dict | None = None) -> str:
     lines = []
+    if denoise:
+        lines += ["| held-out two-person windows | latent MSE of the x0 prediction ↓ |", "|---|---|"]
+        lines += [f"| {k} | {v:.4f} |" for k, v in denoise.items()] + [""]
     if hhi:
         head = ("| variant | rel. position err m ↓ | facing err ° ↓ | distance MAE m ↓ | distance corr ↑ "
                 "| contact IoU ↑ | interpen. frames ↓ | ms/frame (mean, p99) ↓ |")
@@ -174,6 +212,8 @@ def main(argv=None) -> int:
     ap.add_argument("--max-takes", type=int, default=12, help="HSI: test takes used")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--only", choices=["hhi", "hsi"], help="run one table only")
+    ap.add_argument("--split", default="test", help="HHI pairs of this split (val: for choosing a module)")
+    ap.add_argument("--quick", action="store_true", help="HHI: only the prior-only and + HHI rows")
     ap.add_argument("--json", help="also write the numbers here")
     ap.add_argument("--extra", action="append", default=[], metavar="NAME=DIR",
                     help="another runtime folder evaluated as an HHI row (module-hhi prior_mode ablations)")
@@ -187,13 +227,15 @@ def main(argv=None) -> int:
     for item in args.extra:
         name, _, folder = item.partition("=")
         extra[name] = load_runtime(folder)
-    hhi = hhi_table(rt, args.cache, args.seeds, args.max_frames, log, extra) if args.only != "hsi" else {}
+    hhi = hhi_table(rt, args.cache, args.seeds, args.max_frames, log, extra, args.split, args.quick) \
+        if args.only != "hsi" else {}
     hsi = hsi_table(rt, args.cache, args.seeds, args.max_frames, args.max_takes, log) if args.only != "hhi" else {}
+    denoise = denoising_table(rt, args.cache, args.split) if args.only != "hsi" else {}
     print(f"runtime: {rt.describe()}; {torch.get_num_threads()} threads; {args.seeds} seeds (mean ± std over seeds)\n")
-    print(format_tables(hhi, hsi))
+    print(format_tables(hhi, hsi, denoise))
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"hhi": hhi, "hsi": hsi, "runtime": rt.describe()}, f, indent=1)
+            json.dump({"hhi": hhi, "hsi": hsi, "denoising": denoise, "runtime": rt.describe()}, f, indent=1)
     return 0
 
 

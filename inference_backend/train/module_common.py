@@ -310,13 +310,47 @@ def run_stage(name: str, doc: str, default_config: dict, build, argv=None) -> di
     return logs
 
 
+# ----------------------------------------------------------------------------- validation
+@dataclass
+class ValSet:
+    """Fixed held-out samples (windows, cue inputs, diffusion steps, noise) for scoring a module
+    with the training objective: latent MSE of the x0 prediction, with and without the module."""
+
+    history: torch.Tensor
+    future: torch.Tensor
+    text: torch.Tensor
+    cue_input: torch.Tensor      # partner windows (HHI) or ego-centric occupancy (HSI)
+    frame: object                # canonical frames (features.Frame)
+    t: torch.Tensor
+    noise: torch.Tensor
+
+    @torch.no_grad()
+    def score(self, fp: FrozenPrior, module) -> dict:
+        prior = fp.prior
+        was_training = module.training
+        module.eval()
+        z0 = prior.vae.encode(self.history, self.future)[0] * prior.latent_scale
+        z_t = prior.diffusion.q_sample(z0, self.t, self.noise)
+        keep = torch.ones(len(z0), dtype=torch.bool, device=z0.device)
+        cues = module.encode(self.cue_input, self.frame) if module.kind == "hhi" else module.encode(self.cue_input)
+        x0 = fp.modulator.bind([Active(module, cues, 1.0)])(z_t, self.t, self.text, self.history, keep)
+        x0_prior = prior.denoiser(z_t, self.t, self.text, self.history, keep)
+        module.train(was_training)
+        return {"val_latent": float(((x0 - z0) ** 2).mean()), "val_latent_prior": float(((x0_prior - z0) ** 2).mean())}
+
+
+def fixed_draws(n: int, steps: int, latent_dim: int, seed: int = 1234):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randint(steps, (n,), generator=g), torch.randn(n, latent_dim, generator=g), g
+
+
 # ----------------------------------------------------------------------------- module stages
 MODULE_DEFAULTS = {
     "module": {"layers": "all", "d_cue": 128, "d_inner": 128, "heads": 4, "window": 16},
     "batch": 64, "steps": 3000, "lr": 3e-4, "lr_floor": 0.1, "warmup": 100, "weight_decay": 0.01,
     "grad_clip": 1.0, "ema_decay": 0.995, "text_dropout": 0.1, "mirror": True,
     "weights": {"latent": 1.0, "joints": 1.0, "fk": 0.5, "delta": 0.5},
-    "log_every": 10, "checkpoint_every": 250, "checkpoint_minutes": 3, "seed": 0,
+    "log_every": 10, "checkpoint_every": 250, "checkpoint_minutes": 3, "seed": 0, "val_samples": 512,
 }
 
 
@@ -327,11 +361,13 @@ class ModuleStage:
     kind = ""
 
     def __init__(self, cfg: dict, prior_dir, device: torch.device, generator: torch.Generator,
-                 export_dir: Path | None = None):
+                 export_dir: Path | None = None, out: Path | None = None):
         from ..models.interaction import InteractionModule, ModuleConfig
         from ..models.mixing import prior_layers
 
-        self.cfg, self.device, self.generator, self.export_dir = cfg, device, generator, export_dir
+        self.cfg, self.device, self.generator, self.export_dir, self.out = cfg, device, generator, export_dir, out
+        self.val: ValSet | None = None   # set by subclasses that have held-out data
+        self.best = float("inf")
         self.fp = FrozenPrior(prior_dir, device)
         mcfg = dict(cfg["module"])
         if mcfg.get("layers", "all") == "all":
@@ -343,19 +379,36 @@ class ModuleStage:
         return {}
 
     def state(self) -> dict:
-        return {"prior_hash": self.fp.hash}
+        return {"prior_hash": self.fp.hash, "best_val": self.best}
 
     def restore(self, extra: dict, state: dict) -> None:
         if state.get("prior_hash") not in (None, self.fp.hash):
             raise PriorChanged(f"the checkpoint was trained against prior {state['prior_hash'][:12]}, "
                                f"but {self.fp.path} is {self.fp.hash[:12]}; start again without --resume")
+        self.best = state.get("best_val", float("inf"))
 
     def on_checkpoint(self, ema, step: int) -> None:
+        """Check the prior; score the EMA module on the validation split (val.jsonl, and in the
+        exported json) and export it. With "select_best" only a module whose validation
+        latent error is the lowest so far is exported. Off by default: on our two-person data
+        the held-out latent error is lowest after ~200 steps and then rises (body-pose detail
+        overfits), while held-out rollouts keep improving in what matters here — position,
+        facing and distance to the partner (docs/modules.md)."""
+        import json
+        from dataclasses import asdict
+
+        from ..models.interaction import save_module
+
         self.fp.assert_unchanged()
-        if self.export_dir is not None:
-            from dataclasses import asdict
-
-            from ..models.interaction import save_module
-
-            save_module(ema.model, self.export_dir / self.kind, asdict(self.module_config),
-                        {"prior_hash": self.fp.hash, "step": step, "stage": f"module-{self.kind}"})
+        meta = {"prior_hash": self.fp.hash, "step": step, "stage": f"module-{self.kind}"}
+        better = True
+        if self.val is not None:
+            scores = self.val.score(self.fp, ema.model)
+            better = scores["val_latent"] < self.best
+            self.best = min(self.best, scores["val_latent"])
+            meta.update(scores)
+            if self.out is not None:
+                with (Path(self.out) / "val.jsonl").open("a") as f:
+                    f.write(json.dumps({"step": step, **scores, "best": better}) + "\n")
+        if self.export_dir is not None and (better or not self.cfg.get("select_best", False)):
+            save_module(ema.model, self.export_dir / self.kind, asdict(self.module_config), meta)

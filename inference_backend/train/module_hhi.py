@@ -23,10 +23,12 @@ import shutil
 import sys
 from dataclasses import asdict
 
+import torch
 from torch import nn
 
 from ..models.mixing import Active, Modulator
-from .module_common import MODULE_DEFAULTS, SEG, ModuleStage, PairBank, canonical_batch, denoising_loss, run_stage
+from .module_common import (MODULE_DEFAULTS, SEG, ModuleStage, PairBank, ValSet, canonical_batch, denoising_loss,
+                            fixed_draws, run_stage)
 
 DEFAULT_CONFIG = {**MODULE_DEFAULTS, "name": "module-hhi", "steps": 3000, "prior_mode": "frozen"}
 
@@ -42,13 +44,17 @@ class Joint(nn.Module):
 class HHIStage(ModuleStage):
     kind = "hhi"
 
-    def __init__(self, cfg, prior_dir, cache, device, generator, pairs=None, export_dir=None, out=None):
-        super().__init__(cfg, prior_dir, device, generator, export_dir)
+    def __init__(self, cfg, prior_dir, cache, device, generator, pairs=None, export_dir=None, out=None,
+                 val_pairs=None):
+        super().__init__(cfg, prior_dir, device, generator, export_dir, out)
         if pairs is None:
             from ..data.dataset import load_pairs
 
             pairs = load_pairs(cache, "train")
+            val_pairs = load_pairs(cache, "val") if val_pairs is None else val_pairs
         self.bank = PairBank.build(pairs, cache, mirror=cfg.get("mirror", True))
+        if val_pairs:
+            self.val = self._val_set(PairBank.build(val_pairs, cache, mirror=False), cfg.get("val_samples", 512))
         self.mode = cfg.get("prior_mode", "frozen")
         self.module = self.model
         self.modulator = None
@@ -64,12 +70,23 @@ class HHIStage(ModuleStage):
             self.modulator = Modulator(den)
             self.runtime_dir = (out or prior_dir) / "runtime"
 
+    def _val_set(self, bank: PairBank, n: int) -> ValSet:
+        prior = self.fp.prior
+        t, noise, g = fixed_draws(n, prior.diffusion.steps, prior.latent_dim)
+        start = bank.sample_starts(n, g)
+        transl, rot, text = (x.to(self.device) for x in bank.windows(start))
+        history, future, frame = canonical_batch(prior, transl, rot)
+        window = bank.partner_window(start + SEG, self.module_config.window).to(self.device)
+        return ValSet(history, future, text, window, frame, t.to(self.device), noise.to(self.device))
+
     def loss(self, step: int):
         cfg, dev = self.cfg, self.device
         start = self.bank.sample_starts(cfg["batch"], self.generator)
         transl, rot, text = (x.to(dev) for x in self.bank.windows(start))
         history, future, frame = canonical_batch(self.fp.prior, transl, rot)
         window = self.bank.partner_window(start + SEG, self.module_config.window).to(dev)
+        if cfg.get("partner_noise", 0.0) > 0:  # jitter the partner (per sample and joint), not the target
+            window = window + cfg["partner_noise"] * torch.randn(window.shape, generator=self.generator).to(dev)
         cues = self.module.encode(window, frame)
         loss, logs, _ = denoising_loss(self.fp, [Active(self.module, cues, 1.0)], history, future, text,
                                        self.generator, cfg["weights"], cfg["text_dropout"], self.modulator)

@@ -18,8 +18,8 @@ import torch
 
 from ..models.features import features_to_pose
 from ..models.mixing import Active
-from .module_common import (MODULE_DEFAULTS, ModuleStage, SceneBank, canonical_batch, denoising_loss,
-                            occupancy_at, run_stage)
+from .module_common import (MODULE_DEFAULTS, ModuleStage, SceneBank, ValSet, canonical_batch, denoising_loss,
+                            fixed_draws, occupancy_at, run_stage)
 
 DEFAULT_CONFIG = {**MODULE_DEFAULTS, "name": "module-hsi", "steps": 1500, "penetration": 1.0,
                   "chunk_frames": 240, "max_chunks": 400}
@@ -28,16 +28,27 @@ DEFAULT_CONFIG = {**MODULE_DEFAULTS, "name": "module-hsi", "steps": 1500, "penet
 class HSIStage(ModuleStage):
     kind = "hsi"
 
-    def __init__(self, cfg, prior_dir, cache, device, generator, motions=None, export_dir=None, progress=True):
-        super().__init__(cfg, prior_dir, device, generator, export_dir)
+    def __init__(self, cfg, prior_dir, cache, device, generator, motions=None, export_dir=None, progress=True,
+                 out=None, val_motions=None):
+        super().__init__(cfg, prior_dir, device, generator, export_dir, out)
         if motions is None:
             from ..data.dataset import load_motions
 
             motions = load_motions(cache, "train")
+            val_motions = load_motions(cache, "val") if val_motions is None else val_motions
         self.bank = SceneBank.build(motions, cache, cfg["chunk_frames"], cfg.get("max_chunks"), cfg.get("seed", 0),
                                     progress=progress)
         self.grid = self.module_config.local_grid
         self.centres = self.grid.centres().to(device)
+        if val_motions:
+            bank = SceneBank.build(val_motions, cache, cfg["chunk_frames"], 40, 1)
+            prior = self.fp.prior
+            n = cfg.get("val_samples", 512)
+            t, noise, g = fixed_draws(n, prior.diffusion.steps, prior.latent_dim)
+            transl, rot, text, chunk = bank.sample(n, g)
+            history, future, frame = canonical_batch(prior, transl.to(device), rot.to(device))
+            occ = bank.local(chunk, frame, self.grid, self.centres)
+            self.val = ValSet(history, future, text.to(device), occ, frame, t.to(device), noise.to(device))
 
     def loss(self, step: int):
         cfg, dev = self.cfg, self.device
@@ -57,7 +68,7 @@ class HSIStage(ModuleStage):
 
 def build(cfg, args, device, generator):
     return HSIStage(cfg, args.prior, args.cache, device, generator, export_dir=args.modules if args.export else None,
-                    progress=not args.quiet)
+                    progress=not args.quiet, out=args.out)
 
 
 def main(argv=None) -> int:
