@@ -83,6 +83,9 @@ def add_render_body(context, armature, colour):
     import bpy
 
     bones = [(b.name, b.head_local, b.tail_local) for b in armature.data.bones]
+    # Bridge unconnected children (pelvis -> hips, chest -> collars) so the body has no gaps.
+    bones += [(b.parent.name, b.parent.head_local, b.head_local) for b in armature.data.bones
+              if b.parent is not None and not b.use_connect]
     verts, faces, owners = bone_capsules(bones)
     mesh = bpy.data.meshes.new(f"{armature.name} render body")
     mesh.from_pydata(verts.tolist(), [], faces)
