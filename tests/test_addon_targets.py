@@ -42,13 +42,16 @@ def check_motion(joints: np.ndarray, partner: np.ndarray, fps: float = 30.0):
     if not REAL_WEIGHTS:
         return
     floor = partner[:, [7, 8, 10, 11], 2].min()  # the partner stands on the floor
-    for side in ((7, 10), (8, 11)):  # ankle, toe joint per side
+    lows = np.stack([joints[:, side, 2].min(1) for side in ((7, 10), (8, 11))], 1)  # (T, 2) per foot
+    for k, side in enumerate(((7, 10), (8, 11))):  # ankle, toe joint per side
         foot = joints[:, side]
         speed = np.linalg.norm(np.diff(foot.mean(1)[:, :2], axis=0), axis=1) * fps
-        contact = np.r_[speed < 0.3, False]
+        # A contact: the foot is (near) the lower, supporting one and does not slide; a raised
+        # foot held still in the air is not a contact.
+        supporting = lows[:, k] <= lows.min(1) + 0.03
+        contact = np.r_[speed < 0.3, False] & supporting
         assert contact.any(), "the reaction never plants a foot"
-        low = foot[:, :, 2].min(1)
-        assert np.abs(low[contact] - floor).max() < 0.05, low[contact] - floor
+        assert np.abs(lows[contact, k] - floor).max() < 0.05, lows[contact, k] - floor
     assert 0.6 < pelvis[:, 2].min() and pelvis[:, 2].max() < 1.2  # standing height
     step = np.linalg.norm(np.diff(pelvis[:, :2], axis=0), axis=1) * fps
     assert step.max() < 4.0  # no teleporting root (m/s)
