@@ -313,3 +313,13 @@ def test_worker_thread_pipelining_equals_inline(rt, partner, scene):
     s.close()
     for k in KEYS:
         np.testing.assert_array_equal(inline[k], threaded[k])
+
+
+def test_ablation_tables_render():
+    from inference_backend.runtime.ablation import METRICS, format_tables
+
+    hhi = {"prior only": {**{m: (0.5, 0.1) for m in METRICS}, "ms_per_frame": (3.0, 20.0)}, "_roles": ["18_01 ..."]}
+    hsi = {"prior + FWSR, HSI α = 0": (0.25, 0.01), "_takes": ["02_01 (walk), 300 frames", "x"]}
+    text = format_tables(hhi, hsi, {"prior only": 0.25, "prior + HHI": 0.2})
+    assert "| prior only | 0.500 ± 0.100 |" in text and "| prior + FWSR, HSI α = 0 | 0.250 ± 0.010 |" in text
+    assert "| prior + HHI | 0.2000 |" in text

@@ -1,10 +1,12 @@
 """Session bench: per-frame latency of `ReactionSession.step` and batch throughput of `generate`.
 
-    python -m inference_backend.bench session [--model-dir assets] [--threads 2] [--frames 300]
+    python -m inference_backend.bench session [--model-dir assets] [--threads 1] [--frames 300]
 
 Partner: a held-out two-person take from the motion cache (the longest test pair), else a
-synthetic walk. Targets (CPU, 2 threads): step p99 < 33 ms per frame (real time at 30 fps),
-batch >= 150 frames/s. Rows:
+synthetic walk. Targets (2 CPU cores): step p99 < 33 ms per frame (real time at 30 fps),
+batch >= 150 frames/s. Default: one torch intra-op thread — the session's worker thread uses the
+second core, and for these small per-frame tensors intra-op threads mostly spin (on a shared
+machine, 2 threads made p99 tens of times worse). Rows:
 
 * step, default: the next segment's diffusion spread over the current one's frames, on a worker
   thread; frames arrive paced at 30 fps, as in Live Preview (the worker uses the time between
@@ -82,7 +84,7 @@ def time_batch(runtime, partner, batch: int, **kwargs) -> float:
     return batch * len(partner) / (time.perf_counter() - t)
 
 
-def run(model_dir=ASSETS_DIR, threads: int = 2, frames: int = 300, device: str = "cpu") -> list[str]:
+def run(model_dir=ASSETS_DIR, threads: int = 1, frames: int = 300, device: str = "cpu") -> list[str]:
     from ..runtime.model import load_runtime
 
     torch.set_num_threads(threads)
@@ -127,7 +129,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m inference_backend.bench session", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model-dir", default=str(ASSETS_DIR), help="folder with prior/ and modules/ (default assets)")
-    ap.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
+    ap.add_argument("--threads", type=int, default=1, help="torch intra-op threads (default 1)")
     ap.add_argument("--frames", type=int, default=300, help="partner frames per timed run (default 300)")
     ap.add_argument("--device", default="cpu", help="cpu or cuda")
     args = ap.parse_args(argv)

@@ -14,8 +14,9 @@ distance MAE/correlation, contact onset/IoU) plus inter-person penetration
 * frozen prior + HHI + FWSR   the shipped default
 * sliding full window         + HHI, the whole 10-step diffusion at every frame (F = 1)
 
-ms/frame is the mean wall time of `ReactionSession.step` over the first role's frames (CPU,
-the given thread count), pipelining off for the comparison with the paper's per-frame cost.
+ms/frame is the mean (and p99) wall time of `ReactionSession.step` over the first role's frames
+(CPU, the given thread count), pipelining off, for the comparison with the paper's per-frame
+cost; the latency of the default (pipelined) session is `python -m inference_backend.bench session`.
 
 Denoising error: the training objective (latent MSE of the one-step x0 prediction) on the
 held-out two-person windows, prior alone vs with the HHI module.
@@ -195,9 +196,9 @@ def format_tables(hhi: dict, hsi: dict, denoise: dict | None = None) -> str:
         lines += ["", "Roles: " + "; ".join(hhi["_roles"]), ""]
     if hsi:
         lines += ["| variant | frames with the body in an object ↓ |", "|---|---|"]
-        for name, (mean, std) in hsi.items():
+        for name, value in hsi.items():
             if not name.startswith("_"):
-                lines.append(f"| {name} | {mean:.3f} ± {std:.3f} |")
+                lines.append(f"| {name} | {value[0]:.3f} ± {value[1]:.3f} |")
         lines += ["", "Takes: " + "; ".join(hsi["_takes"])]
     return "\n".join(lines)
 
@@ -210,7 +211,7 @@ def main(argv=None) -> int:
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--max-frames", type=int, default=300, help="frames per take (salsa takes are ~1000)")
     ap.add_argument("--max-takes", type=int, default=12, help="HSI: test takes used")
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=1, help="torch intra-op threads (default 1)")
     ap.add_argument("--only", choices=["hhi", "hsi"], help="run one table only")
     ap.add_argument("--split", default="test", help="HHI pairs of this split (val: for choosing a module)")
     ap.add_argument("--quick", action="store_true", help="HHI: only the prior-only and + HHI rows")
@@ -232,10 +233,10 @@ def main(argv=None) -> int:
     hsi = hsi_table(rt, args.cache, args.seeds, args.max_frames, args.max_takes, log) if args.only != "hhi" else {}
     denoise = denoising_table(rt, args.cache, args.split) if args.only != "hsi" else {}
     print(f"runtime: {rt.describe()}; {torch.get_num_threads()} threads; {args.seeds} seeds (mean ± std over seeds)\n")
-    print(format_tables(hhi, hsi, denoise))
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"hhi": hhi, "hsi": hsi, "denoising": denoise, "runtime": rt.describe()}, f, indent=1)
+    print(format_tables(hhi, hsi, denoise))
     return 0
 
 

@@ -56,6 +56,9 @@ def is_loopback(host: str) -> bool:
 def pick_device(requested: str) -> str:
     import torch
 
+    # The models are small: on a CPU, intra-op threads mostly wait on each other (and on other
+    # processes), so one thread gives the steadiest per-frame latency (docs/modules.md).
+    torch.set_num_threads(1)
     if requested == "cpu":
         return "cpu"
     available = torch.cuda.is_available()

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from inference_backend.models.mixing import MAX_ALPHA
+
 from .protocol import WireError
 
 BODY_JOINTS = 22
@@ -94,7 +96,8 @@ def boolean(fields: dict, name: str, default: bool) -> bool:
 
 
 def weights(fields: dict, name: str, limits: Limits, known: tuple | None) -> dict[str, float]:
-    """Module mixing weights: {module name: alpha}, alphas finite in [-10, 10]."""
+    """Module mixing weights: {module name: alpha}, alphas finite in [0, MAX_ALPHA] (the runtime's
+    range, `inference_backend.models.mixing.MAX_ALPHA`)."""
     value = fields.get(name, {})
     if value is None:
         return {}
@@ -108,8 +111,9 @@ def weights(fields: dict, name: str, limits: Limits, known: tuple | None) -> dic
             bad(f"field {name!r}: module names are at most 64 characters")
         if known is not None and module not in known:
             bad(f"field {name!r}: unknown module {module!r}; available: {', '.join(known) or 'none'}")
-        if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not math.isfinite(alpha) or abs(alpha) > 10:
-            bad(f"field {name!r}: weight of {module!r} must be a finite number in [-10, 10]")
+        if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not math.isfinite(alpha) \
+                or not 0.0 <= alpha <= MAX_ALPHA:
+            bad(f"field {name!r}: weight of {module!r} must be a finite number in [0, {MAX_ALPHA:g}]")
         out[module] = float(alpha)
     return out
 
