@@ -24,12 +24,8 @@ REST = canonical_rest()
 
 
 @pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models on a shared machine: one intra-op thread is many times faster (no spinning)."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+def _one_thread(one_torch_thread):
+    """Every test here runs the tiny models on one intra-op thread (see conftest)."""
 
 
 def _frame_z(angle: float, origin=(0.0, 0.0)) -> Frame:

@@ -22,12 +22,8 @@ KEYS = {"transl": (3,), "global_orient": (3,), "body_pose": (63,), "joints": (22
 
 
 @pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models on a shared machine: one intra-op thread is many times faster (no spinning)."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+def _one_thread(one_torch_thread):
+    """Every test here runs the tiny models on one intra-op thread (see conftest)."""
 
 
 @pytest.fixture(scope="module")

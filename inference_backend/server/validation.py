@@ -40,25 +40,23 @@ def bad(message: str):
     raise WireError("bad_request", message)
 
 
-def check_fields(fields: dict, verb: str, required: tuple = (), optional: tuple = ()) -> None:
-    """Refuse missing and unknown fields (a typo must not silently fall back to a default)."""
+def _check_names(present, kind: str, verb: str, required: tuple, optional: tuple) -> None:
+    """Refuse missing and unknown names (a typo must not silently fall back to a default)."""
     allowed = set(required) | set(optional)
     for name in required:
-        if name not in fields:
-            bad(f"{verb}: missing field {name!r}")
-    for name in fields:
+        if name not in present:
+            bad(f"{verb}: missing {kind} {name!r}")
+    for name in present:
         if name not in allowed:
-            bad(f"{verb}: unknown field {name!r}; allowed: {', '.join(sorted(allowed)) or 'none'}")
+            bad(f"{verb}: unknown {kind} {name!r}; allowed: {', '.join(sorted(allowed)) or 'none'}")
+
+
+def check_fields(fields: dict, verb: str, required: tuple = (), optional: tuple = ()) -> None:
+    _check_names(fields, "field", verb, required, optional)
 
 
 def check_array_names(arrays: dict, verb: str, required: tuple = (), optional: tuple = ()) -> None:
-    allowed = set(required) | set(optional)
-    for name in required:
-        if name not in arrays:
-            bad(f"{verb}: missing array {name!r}")
-    for name in arrays:
-        if name not in allowed:
-            bad(f"{verb}: unexpected array {name!r}; expected: {', '.join(sorted(allowed)) or 'none'}")
+    _check_names(arrays, "array", verb, required, optional)
 
 
 def string(fields: dict, name: str, max_chars: int, default: str | None = None) -> str:
