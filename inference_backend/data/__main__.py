@@ -1,4 +1,4 @@
-"""`python -m inference_backend.data build | show` (see cli.py)."""
+"""`python -m inference_backend.data build | show | check` (see cli.py)."""
 import sys
 
 from .cli import main

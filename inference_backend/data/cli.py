@@ -1,4 +1,5 @@
-"""`python -m inference_backend.data build | show`: build the motion cache, look at a take."""
+"""`python -m inference_backend.data build | show | check`: build the motion cache, look at a take,
+measure how faithfully every take is retargeted."""
 from __future__ import annotations
 
 import argparse
@@ -79,9 +80,41 @@ def cmd_show(args) -> int:
     return 0
 
 
+def cmd_check(args) -> int:
+    from tqdm import tqdm
+
+    from .bonemaps import BoneMapError
+    from .quality import MAX_CONTACT_M, MAX_DEG, MAX_MEAN_DEG, measure, table
+    from .source import MotionFileError
+
+    takes, _, left_out = catalog_takes(Path(args.data), Path(args.cache))
+    rest, rows, failed = canonical_rest(), [], []
+    for take in tqdm(sorted(takes, key=lambda t: t.key), desc="check", unit="take", disable=args.quiet):
+        try:
+            row = measure(take.key, take.load(), rest)
+        except (MotionFileError, BoneMapError) as exc:
+            failed.append(f"{take.key}: {exc}")
+            continue
+        rows.append(row)
+        failed += [f"{row.key}: {p}" for p in row.problems()]
+    if not rows:
+        raise SystemExit(f"no take of {args.data} could be retargeted")
+    report = "\n".join([
+        f"Retargeting quality, {len(rows)} takes of `{Path(args.data).name}` "
+        f"(`python -m inference_backend.data check`): the angle between each of the 21 canonical bones and "
+        f"the source direction it follows, over every frame; foot height at detected foot contacts. "
+        f"Limits: mean <= {MAX_MEAN_DEG} deg, max <= {MAX_DEG} deg, feet <= {100 * MAX_CONTACT_M:.0f} cm.", "",
+        table(rows), ""] + ([f"- {f}" for f in failed] or ["Every take is within the limits."]))
+    print(report)
+    if args.out:
+        Path(args.out).write_text(f"# Retargeting quality\n\n{report}\n")
+        print(f"wrote {args.out}")
+    return 1 if failed else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m inference_backend.data",
-                                     description="Build the retargeted motion cache; look at a take.")
+                                     description="Build the retargeted motion cache; look at a take; check the retarget.")
     sub = parser.add_subparsers(dest="command", required=True)
     b = sub.add_parser("build", help="retarget every take of the data folder into the cache")
     b.add_argument("--data", default=str(default_data_dir()), help="data folder (default: %(default)s)")
@@ -98,6 +131,12 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--data", default=str(default_data_dir()))
     s.add_argument("--cache", default=str(default_cache_dir()))
     s.set_defaults(func=cmd_show)
+    c = sub.add_parser("check", help="retarget every take and report bone-direction and foot-contact errors")
+    c.add_argument("--data", default=str(default_data_dir()))
+    c.add_argument("--cache", default=str(default_cache_dir()))
+    c.add_argument("--out", help="also write the report to this markdown file (e.g. docs/retarget.md)")
+    c.add_argument("--quiet", action="store_true", help="no progress bar")
+    c.set_defaults(func=cmd_check)
     args = parser.parse_args(argv)
     return args.func(args)
 

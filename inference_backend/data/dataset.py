@@ -26,7 +26,7 @@ from ..body.skeleton import SHIPPED_REST_SKELETON
 from .motion import Motion
 from .retarget import measure_bone_lengths, retarget, take_bone_lengths
 
-CODE_VERSION = "retarget-1"  # bump when retargeting changes what it produces
+CODE_VERSION = "retarget-2"  # bump when retargeting changes what it produces
 INDEX_FORMAT = "remogen-motion-cache-1"
 
 
