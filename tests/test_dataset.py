@@ -73,6 +73,17 @@ def test_build_skips_bad_files_and_is_incremental(small_data, tmp_path, capsys):
     motions[0].validate()
 
 
+@pytest.mark.data
+def test_check_measures_good_takes_and_lists_bad_files(small_data, tmp_path, capsys):
+    report = tmp_path / "retarget.md"
+    argv = ["check", "--data", str(small_data), "--cache", str(tmp_path / "cache"), "--quiet", "--out", str(report)]
+    assert cli.main(argv) == 1                      # the two bad files are problems to report
+    out = capsys.readouterr().out
+    assert "| cmu_cgspeed | 1 | 76 | 0.0000 / 0.0000 /" in out
+    assert "empty.bvh" in out and "strange.bvh" in out
+    assert report.read_text().startswith("# Retargeting quality") and "How to read it" in report.read_text()
+
+
 def test_npz_round_trip(tmp_path):
     from inference_backend.data.motion import Motion
 

@@ -84,7 +84,7 @@ def cmd_check(args) -> int:
     from tqdm import tqdm
 
     from .bonemaps import BoneMapError
-    from .quality import MAX_CONTACT_M, MAX_DEG, MAX_MEAN_DEG, measure, table
+    from .quality import HOW_TO_READ, MAX_CONTACT_M, MAX_DEG, MAX_MEAN_DEG, measure, table
     from .source import MotionFileError
 
     takes, _, left_out = catalog_takes(Path(args.data), Path(args.cache))
@@ -100,14 +100,13 @@ def cmd_check(args) -> int:
     if not rows:
         raise SystemExit(f"no take of {args.data} could be retargeted")
     report = "\n".join([
-        f"Retargeting quality, {len(rows)} takes of `{Path(args.data).name}` "
-        f"(`python -m inference_backend.data check`): the angle between each of the 21 canonical bones and "
+        f"Every take of the data folder ({len(rows)} takes; `python -m inference_backend.data check`): the angle between each of the 21 canonical bones and "
         f"the source direction it follows, over every frame; foot height at detected foot contacts. "
         f"Limits: mean <= {MAX_MEAN_DEG} deg, max <= {MAX_DEG} deg, feet <= {100 * MAX_CONTACT_M:.0f} cm.", "",
         table(rows), ""] + ([f"- {f}" for f in failed] or ["Every take is within the limits."]))
     print(report)
     if args.out:
-        Path(args.out).write_text(f"# Retargeting quality\n\n{report}\n")
+        Path(args.out).write_text(f"# Retargeting quality\n\n{report}\n\n{HOW_TO_READ}\n")
         print(f"wrote {args.out}")
     return 1 if failed else 0
 

@@ -21,6 +21,28 @@ from .source import SourceMotion
 
 MAX_MEAN_DEG, MAX_DEG, MAX_CONTACT_M = 3.0, 10.0, 0.03
 
+HOW_TO_READ = """\
+How to read it. The retarget copies bone *directions*, not positions (the canonical body has its
+own bone lengths, measured from the data): every joint rotation is solved so that its bone
+points where the source's mapped bone points, so the direction errors are zero up to rounding.
+What that costs is elsewhere and is shown in the last columns:
+
+* Bone lengths are the canonical ones; strides are scaled by the leg-length ratio and the clip
+  is shifted so the feet rest on z = 0 at contacts (foot-height column).
+* The SMPL-X pelvis is a rigid triangle (pelvis and both hips) with the lower back leaving it at
+  a fixed angle. Where a source bends sideways at the waist further than that shape allows, the
+  canonical pelvis rolls over the hips instead (both hip bones and the lower back still point
+  right, the hip line tilts): the "pelvis roll" column is the angle between the canonical and
+  the source hip line. It is about a degree in most frames and reaches 30 degrees only in
+  climbing and dance takes.
+* The source's pelvis and clavicle joints are not where SMPL-X has them (CMU's root sits on the
+  hip line, SMPL-X's pelvis 13 cm above it), so those points are placed on the canonical
+  pelvis and chest shape in the source's own pelvis and chest frames (`retarget.body_points`);
+  the three spine points are then spread along the source spine from that pelvis to the neck.
+
+A picture of a retargeted pair beside its source: `python -m inference_backend.data show 18_01`
+(docs/retarget_18_01.png)."""
+
 
 @dataclass
 class TakeQuality:
