@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .body import BODY_PARENTS, JOINT_INDEX, forward_kinematics
+from .body import JOINT_INDEX, forward_kinematics
 from .body.rotations import axis_angle_to_matrix
 from .models.features import FPS, FUTURE, HISTORY, features_to_pose, primitive_features, to_world
 from .models.prior import MotionPrior
@@ -34,22 +34,24 @@ class Rollout:
 
 
 def rest_start(prior: MotionPrior, batch: int, facing: float = 0.0, arms_down: float = 1.3):
-    """A standing start: the rest pose with the arms lowered by `arms_down` radians (a T-pose is
-    rare in mocap), feet on the floor over the origin, repeated for 1+H frames; `facing` turns the
-    body about z (radians; 0 faces -y)."""
-    offsets = prior.offsets.cpu().numpy()
-    positions = np.zeros((offsets.shape[0], 3))
-    for j, p in enumerate(BODY_PARENTS):
-        positions[j] = offsets[j] if p < 0 else positions[p] + offsets[j]
-    height = float(-positions[:, 2].min())
+    """A standing start repeated for 1+H frames, feet on the floor over the origin: the prior's
+    standing pose (the training data's, `data.standing`) where its config has one, else the rest
+    pose with the arms lowered by `arms_down` radians (a T-pose is rare in mocap). `facing`
+    turns the body about z (radians; 0 faces -y)."""
     c, s = np.cos(facing), np.sin(facing)
-    rot = torch.eye(3).repeat(batch, 1 + HISTORY, 22, 1, 1)
-    rot[:, :, 0] = torch.tensor([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]], dtype=torch.float32)
-    # left arm points +x at rest: turning it about +y by +a lowers it; the right one mirrors
-    rot[:, :, JOINT_INDEX["left_shoulder"]] = axis_angle_to_matrix(torch.tensor([0.0, arms_down, 0.0]))
-    rot[:, :, JOINT_INDEX["right_shoulder"]] = axis_angle_to_matrix(torch.tensor([0.0, -arms_down, 0.0]))
+    yaw = torch.tensor([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]], dtype=torch.float32)
+    if prior.standing is not None:
+        pose = prior.standing.detach().cpu().float().clone()
+    else:
+        pose = torch.eye(3).repeat(22, 1, 1)
+        # left arm points +x at rest: turning it about +y by +a lowers it; the right one mirrors
+        pose[JOINT_INDEX["left_shoulder"]] = axis_angle_to_matrix(torch.tensor([0.0, arms_down, 0.0]))
+        pose[JOINT_INDEX["right_shoulder"]] = axis_angle_to_matrix(torch.tensor([0.0, -arms_down, 0.0]))
+    _, positions = forward_kinematics(pose, prior.offsets.detach().cpu().float(), torch.zeros(3))
+    pose[0] = yaw @ pose[0]
+    rot = pose.repeat(batch, 1 + HISTORY, 1, 1, 1)
     transl = torch.zeros(batch, 1 + HISTORY, 3)
-    transl[..., 2] = height
+    transl[..., 2] = float(-positions[:, 2].min())
     return transl, rot
 
 

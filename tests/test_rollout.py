@@ -5,27 +5,18 @@ import numpy as np
 import pytest
 import torch
 
-from inference_backend.body import canonical_rest
 from inference_backend.body.rotations import axis_angle_to_matrix
-from inference_backend.models.denoiser import LatentDenoiser
-from inference_backend.models.features import FPS, HISTORY, Normalizer, body_offsets, extract_primitives
-from inference_backend.models.prior import PRIOR_DIR, MotionPrior, prior_hash, save_prior
-from inference_backend.models.vae import MotionVAE
+from inference_backend.models.features import FPS, HISTORY
+from inference_backend.models.prior import PRIOR_DIR, MotionPrior, prior_hash
 from inference_backend.rollout import rest_start, rollout, start_from_motion
-from inference_backend.train.synthetic import synthetic_motions
+
+from tests.tiny_prior import save_untrained_prior
 
 
 @pytest.fixture(scope="module")
 def tiny_prior_dir(tmp_path_factory):
     """A randomly initialised (untrained) tiny prior, saved like a real one."""
-    torch.manual_seed(0)
-    rest = canonical_rest()
-    feats = torch.cat([extract_primitives(m, rest, stride=4)[0] for m in synthetic_motions(4, 2.0)])
-    out = tmp_path_factory.mktemp("prior")
-    save_prior(out, MotionVAE(latent_dim=16, d_model=32, layers=1, heads=2, ff=64),
-               LatentDenoiser(latent_dim=16, d_model=32, layers=1, heads=2, ff=64), Normalizer.fit(feats),
-               1.0, body_offsets(rest))
-    return out
+    return save_untrained_prior(tmp_path_factory.mktemp("prior"))
 
 
 @pytest.fixture(scope="module")

@@ -42,6 +42,20 @@ def write_random_prior(path: str | Path, seed: int = 0) -> Path:
     return path
 
 
+def save_untrained_prior(path: str | Path, standing=None) -> Path:
+    """A tiny untrained prior written by the exporter's own `save_prior` (seed 0)."""
+    from inference_backend.models.prior import save_prior
+    from inference_backend.train.synthetic import synthetic_motions
+
+    torch.manual_seed(0)
+    rest = canonical_rest()
+    feats = torch.cat([extract_primitives(m, rest, stride=4)[0] for m in synthetic_motions(4, 2.0)])
+    save_prior(path, MotionVAE(latent_dim=16, d_model=32, layers=1, heads=2, ff=64),
+               LatentDenoiser(latent_dim=16, d_model=32, layers=1, heads=2, ff=64), Normalizer.fit(feats),
+               1.0, body_offsets(rest), standing=standing)
+    return Path(path)
+
+
 def fake_embed(texts: list[str]) -> np.ndarray:
     """Deterministic unit vectors per text (the real sentence encoder takes seconds to load)."""
     out = []

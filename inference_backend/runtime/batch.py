@@ -118,14 +118,15 @@ def generate_batch(requests: list[Request], runtime: Runtime | None = None, prog
     has_partner = with_partner.pop()
     tracks = [_track(r) for r in reqs]
     length = window_length(rt)
-    b, dev = len(reqs), rt.device
+    dev = rt.device
     names = sorted({n for r in reqs for n in r.alphas})
     alphas = {n: torch.tensor([r.alphas.get(n, 0.0) for r in reqs]) for n in names}
     scenes = [None if r.scene is None else PreparedScene.build(r.scene, 0.125, dev) for r in reqs]
     text = torch.stack([rt.text(r.intent) for r in reqs])
     eng = Engine(rt, text, alphas, scenes, [r.seed for r in reqs], refine=refine, segment_frames=segment_frames)
     starts = [start_from_dict(r.start) if r.start is not None
-              else default_start(t.window(0, 1)[0] if has_partner else None, rt.prior.offsets.cpu().numpy())
+              else default_start(t.window(0, 1)[0] if has_partner else None, rt.prior.offsets.cpu().numpy(),
+                            rt.prior.standing)
               for r, t in zip(reqs, tracks)]
     eng.start(torch.as_tensor(np.stack([s[0] for s in starts])), torch.as_tensor(np.stack([s[1] for s in starts])))
 

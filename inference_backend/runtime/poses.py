@@ -2,8 +2,9 @@
 
 Start rule (when the caller gives no `start`): the reactor stands `START_DISTANCE` = 1.5 m in
 front of the partner's latest known frame (along the partner's facing direction, from the hip
-axis), facing the partner, in a relaxed standing pose (the rest pose with the arms lowered by
-1.3 rad, as `rollout.rest_start`), its lowest joint level with the partner's lowest joint
+axis), facing the partner, in the prior's standing pose (the training data's typical stance,
+`data.standing`; for a prior without one, the rest pose with the arms lowered by 1.3 rad), as
+`rollout.rest_start`, its lowest joint level with the partner's lowest joint
 (both stand on the same floor). 1.5 m is conversational/handshake distance; in the CMU
 two-person takes the first-frame hip distance ranges from 0.5 m (side by side) to 2.0 m
 (approaching each other). Without a partner frame the reactor stands at the origin facing -Y,
@@ -34,17 +35,22 @@ def _rot_y(angle: float) -> np.ndarray:
     return np.array([[c, 0.0, s], [0.0, 1.0, 0.0], [-s, 0.0, c]])
 
 
-def standing_rotations() -> np.ndarray:
-    """(22, 3, 3) local rotations of a relaxed standing pose: arms lowered from the T-pose."""
+def standing_rotations(standing=None) -> np.ndarray:
+    """(22, 3, 3) local rotations of the standing start: the prior's standing pose when given
+    (root facing -y), else the rest pose with the arms lowered from the T-pose."""
+    if standing is not None:
+        pose = standing.detach().cpu().numpy() if torch.is_tensor(standing) else np.asarray(standing)
+        return pose.astype(np.float32).copy()
     rot = np.tile(np.eye(3), (J, 1, 1))
     rot[JOINT_INDEX["left_shoulder"]] = _rot_y(ARM_DROP)    # left arm (+x) swings down
     rot[JOINT_INDEX["right_shoulder"]] = _rot_y(-ARM_DROP)  # right arm (-x) swings down
     return rot.astype(np.float32)
 
 
-def pelvis_above_lowest_joint(offsets: np.ndarray) -> float:
+def pelvis_above_lowest_joint(offsets: np.ndarray, standing=None) -> float:
     """Pelvis height above the lowest joint (a foot) of the standing pose."""
-    _, pos = forward_kinematics(standing_rotations().astype(np.float64), np.asarray(offsets, np.float64), np.zeros(3))
+    rot = standing_rotations(standing).astype(np.float64)
+    _, pos = forward_kinematics(rot, np.asarray(offsets, np.float64), np.zeros(3))
     return float(-pos[:, 2].min())
 
 
@@ -64,16 +70,17 @@ def yaw_facing(direction: np.ndarray) -> np.ndarray:
     return _rot_z(math.atan2(direction[1], direction[0]) + math.pi / 2)
 
 
-def default_start(partner: np.ndarray | None, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(transl (3,), rotations (22, 3, 3)) of the start rule above."""
-    rot = standing_rotations()
-    lift = pelvis_above_lowest_joint(offsets)
+def default_start(partner: np.ndarray | None, offsets: np.ndarray, standing=None) -> tuple[np.ndarray, np.ndarray]:
+    """(transl (3,), rotations (22, 3, 3)) of the start rule above; `standing`: the prior's
+    standing pose (`MotionPrior.standing`) or None."""
+    rot = standing_rotations(standing)
+    lift = pelvis_above_lowest_joint(offsets, standing)
     if partner is None:
         return np.array([0.0, 0.0, lift + FOOT_JOINT_HEIGHT], np.float32), rot
     height = float(partner[:, 2].min()) + lift
     f = facing(partner)
     pos = partner[0, :2] + START_DISTANCE * f
-    rot[0] = yaw_facing(-f)
+    rot[0] = yaw_facing(-f) @ rot[0]
     return np.array([pos[0], pos[1], height], np.float32), rot
 
 

@@ -83,7 +83,8 @@ class ReactionSession:
         eng = self.engine
         if eng.transl is None:
             transl, rot = self.start if self.start is not None else \
-                default_start(self.partner[-1], self.runtime.prior.offsets.cpu().numpy())
+                default_start(self.partner[-1], self.runtime.prior.offsets.cpu().numpy(),
+                              self.runtime.prior.standing)
             eng.start(torch.as_tensor(transl)[None], torch.as_tensor(rot)[None])
         window = self._window()
         seg = eng.segment

@@ -61,8 +61,10 @@ def train(name: str, args) -> dict:
     if name == "prior-denoiser" and args.export:
         from .export import export_prior
 
+        cache = args.cache if args.data == "cache" else None
+
         def on_checkpoint(ema, step, _out=Path(args.export)):
-            print(f"[export] step {step}: prior hash {export_prior(args.vae, args.out, _out, cfg.get('guidance', 2.5))}",
+            print(f"[export] step {step}: prior hash {export_prior(args.vae, args.out, _out, cfg.get('guidance', 2.5), cache)}",
                   flush=True)
         stage.on_checkpoint = on_checkpoint
     logs = run(stage, cfg, Path(args.out), generator, args.resume, args.max_minutes, quiet=args.quiet)
@@ -105,7 +107,8 @@ def main(argv=None) -> int:
         out = args.out or REPO_ROOT / "assets" / "prior"
         den = args.denoiser or args.cache / "train" / "prior-denoiser"
         guidance = load_config(args.config or STAGE_CONFIG["prior-denoiser"]).get("guidance", 2.5)
-        print(f"prior hash {export_prior(args.vae, den, out, guidance)} -> {out}")
+        cache = args.cache if args.data == "cache" else None
+        print(f"prior hash {export_prior(args.vae, den, out, guidance, cache)} -> {out}")
     else:
         from .plot import plot_logs
 
