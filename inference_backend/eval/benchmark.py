@@ -339,8 +339,8 @@ def scene(ctx: Context) -> Table:
     else:
         rows["Prior rollout, scene ignored (2 s from each test window)"] = \
             lambda seed: [(j, k) for j, (k, _) in zip(gen(seed)[0], ctx.windows.origins)]
-    table.notes.append("ReMoGen with the HSI module: not available: scene-conditioned generation without a partner "
-                       "is not exposed by the runtime yet.")
+    table.notes.append("ReMoGen with the HSI module on derived scenes (HSI at alpha 0 and 1, FWSR on): "
+                       "`python -m inference_backend.runtime.ablation --only hsi`, reported in docs/modules.md.")
     for name, fn in rows.items():
         ctx.log(f"scene: {name}")
         reps = []
