@@ -319,3 +319,28 @@ def test_ablation_tables_render():
     text = format_tables(hhi, hsi, {"prior only": 0.25, "prior + HHI": 0.2})
     assert "| prior only | 0.500 ± 0.100 |" in text and "| prior + FWSR, HSI α = 0 | 0.250 ± 0.010 |" in text
     assert "| prior + HHI | 0.2000 |" in text
+
+
+def test_emitted_poses_never_sink_below_the_floor(rt):
+    """The floor is the start pose's lowest joint, lowered by partner frames; a pose that would
+    sink below it is lifted onto it, frame by frame."""
+    from inference_backend.body import forward_kinematics
+    from inference_backend.runtime.engine import Engine
+
+    eng = Engine(rt, torch.zeros(1, 384), {}, [None], [0])
+    rot = torch.as_tensor(poses.standing_rotations())[None]
+    eng.start(torch.tensor([[0.0, 0.0, 1.0]]), rot)
+    lowest = forward_kinematics(rot, eng.offsets, torch.tensor([[0.0, 0.0, 1.0]]))[1][..., 2].min()
+    sinking = torch.tensor([[[0.0, 0.0, 1.0 - d], [0.1, 0.0, 1.0 - d]] for d in (0.05,)])     # (1, 2, 3)
+    rots = rot[:, None].repeat(1, 2, 1, 1, 1)
+    lifted = eng.on_floor(sinking, rots, None)
+    assert torch.allclose(lifted[..., 2], torch.ones(1, 2), atol=1e-5)        # back onto the start floor
+    assert torch.equal(lifted[..., :2], sinking[..., :2])                     # only lifted
+    # a partner standing 3 cm lower lowers the floor from that frame on
+    partner = torch.zeros(1, 2, 4, 22, 3)
+    partner[..., 2] = lowest + 1.0
+    partner[:, 1, -1, :, 2] = lowest - 0.03
+    lifted = eng.on_floor(sinking, rots, partner)
+    assert torch.allclose(lifted[0, :, 2], torch.tensor([1.0, 0.97]), atol=1e-5)
+    assert torch.isclose(eng.floor[0], lowest - 0.03, atol=1e-6)
+    assert torch.equal(eng.on_floor(sinking + 1.0, rots, None), sinking + 1.0)  # above the floor: untouched

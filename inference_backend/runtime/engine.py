@@ -6,6 +6,11 @@ modulation (`Modulator`), keep the clean latent z0. Per frame k of the segment: 
 the newest partner window (FWSR), decode with the frozen VAE, emit frame k only. Without a
 refiner the segment is decoded once and its frames are emitted in turn (plain DART rollout).
 
+Floor: an emitted pose whose lowest joint would sink below the floor is lifted onto it (and
+continues from there). The floor is the lowest joint of the start pose, lowered to the
+partner's lowest joint as partner frames arrive (both stand on the same ground); the prior
+has no floor of its own and otherwise lets a body that leans or reaches sink a few cm.
+
 `ReactionSession` drives this one frame at a time (and may start the next segment's diffusion
 early, spread over the current segment's frames: `Pending`); batch generation drives it a
 segment at a time, refining all frames of a segment in one batched call. Both go through the
@@ -18,6 +23,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ..body import forward_kinematics
 from ..models.features import FUTURE, HISTORY, Frame, features_to_pose, primitive_features, to_world
 from ..models.interaction import LocalGrid, local_occupancy
 from ..models.mixing import Active
@@ -118,12 +124,30 @@ class Engine:
         self.rot: torch.Tensor | None = None      # (B, 3, 22, 3, 3)
         self.segment: Segment | None = None
         self.pending: Pending | None = None
+        self.floor: torch.Tensor | None = None     # (B,) height the lowest joint may not go below
 
     # ------------------------------------------------------------------ state
     def start(self, transl: torch.Tensor, rot: torch.Tensor) -> None:
-        """Standing still at the given pose (B, 3), (B, 22, 3, 3): three identical poses."""
+        """Standing still at the given pose (B, 3), (B, 22, 3, 3): three identical poses; the
+        pose's lowest joint is the floor until a partner frame shows a lower one."""
         self.transl = transl.to(self.dev)[:, None].repeat(1, 1 + HISTORY, 1)
         self.rot = rot.to(self.dev)[:, None].repeat(1, 1 + HISTORY, 1, 1, 1)
+        self.floor = self._lowest(self.transl[:, :1], self.rot[:, :1])[:, 0]
+
+    def _lowest(self, transl: torch.Tensor, rot: torch.Tensor) -> torch.Tensor:
+        """Height (B, K) of the lowest joint of poses (B, K, 3), (B, K, 22, 3, 3)."""
+        return forward_kinematics(rot, self.offsets, transl)[1][..., 2].min(-1).values
+
+    def on_floor(self, transl: torch.Tensor, rot: torch.Tensor, windows: torch.Tensor | None) -> torch.Tensor:
+        """transl (B, K, 3) lifted where the pose would sink below the floor; the floor first
+        follows the partner frames of `windows` (B, K, W, 22, 3) down, frame by frame."""
+        floor = self.floor[:, None].expand(-1, transl.shape[1])
+        if windows is not None:
+            partner_low = windows[:, :, -1, :, 2].to(floor).min(-1).values                  # (B, K)
+            floor = torch.minimum(floor, torch.cummin(partner_low, dim=1).values)
+        self.floor = floor[:, -1].clone()
+        lift = (floor - self._lowest(transl, rot)).clamp(min=0.0)
+        return torch.cat([transl[..., :2], transl[..., 2:] + lift[..., None]], -1)
 
     def push(self, transl: torch.Tensor, rot: torch.Tensor) -> None:
         """Append emitted poses (B, K, 3), (B, K, 22, 3, 3) to the history."""
@@ -210,7 +234,7 @@ class Engine:
         idx = torch.as_tensor(ks, device=self.dev)
         if self.refiner is None:
             transl, rot = seg.decoded
-            out = transl[:, idx], rot[:, idx]
+            out = self.on_floor(transl[:, idx], rot[:, idx], windows), rot[:, idx]
             return (out, (transl, rot)) if full else out
         b = self.batch
         frame = _rows(seg.frame, k)
@@ -221,7 +245,8 @@ class Engine:
         z = self.refiner(seg.z0.repeat_interleave(k, 0), offsets, hist, partner, frame, tokens)
         transl, rot = self.decode(z, hist, frame)                       # (B*K, F, ...)
         rows = torch.arange(b * k, device=self.dev)
-        out = (transl[rows, offsets].reshape(b, k, 3), rot[rows, offsets].reshape(b, k, *rot.shape[2:]))
+        out_rot = rot[rows, offsets].reshape(b, k, *rot.shape[2:])
+        out = (self.on_floor(transl[rows, offsets].reshape(b, k, 3), out_rot, windows), out_rot)
         if full:
             first = torch.arange(b, device=self.dev) * k
             return out, (transl[first], rot[first])
