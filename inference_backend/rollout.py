@@ -16,11 +16,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .body import JOINT_INDEX, forward_kinematics
-from .body.rotations import axis_angle_to_matrix
+from .body import forward_kinematics
 from .models.features import FPS, FUTURE, HISTORY, features_to_pose, primitive_features, to_world
 from .models.prior import MotionPrior
 from .models.text_encoder import embed_texts
+from .runtime.poses import pelvis_above_lowest_joint, standing_rotations
 
 Prompt = str | list[tuple[str, float]]
 
@@ -33,25 +33,17 @@ class Rollout:
     fps: float = FPS
 
 
-def rest_start(prior: MotionPrior, batch: int, facing: float = 0.0, arms_down: float = 1.3):
+def rest_start(prior: MotionPrior, batch: int, facing: float = 0.0):
     """A standing start repeated for 1+H frames, feet on the floor over the origin: the prior's
-    standing pose (the training data's, `data.standing`) where its config has one, else the rest
-    pose with the arms lowered by `arms_down` radians (a T-pose is rare in mocap). `facing`
-    turns the body about z (radians; 0 faces -y)."""
+    standing pose (`runtime.poses.standing_rotations`: the training data's where the config has
+    one). `facing` turns the body about z (radians; 0 faces -y)."""
+    offsets = prior.offsets.detach().cpu().numpy()
     c, s = np.cos(facing), np.sin(facing)
-    yaw = torch.tensor([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]], dtype=torch.float32)
-    if prior.standing is not None:
-        pose = prior.standing.detach().cpu().float().clone()
-    else:
-        pose = torch.eye(3).repeat(22, 1, 1)
-        # left arm points +x at rest: turning it about +y by +a lowers it; the right one mirrors
-        pose[JOINT_INDEX["left_shoulder"]] = axis_angle_to_matrix(torch.tensor([0.0, arms_down, 0.0]))
-        pose[JOINT_INDEX["right_shoulder"]] = axis_angle_to_matrix(torch.tensor([0.0, -arms_down, 0.0]))
-    _, positions = forward_kinematics(pose, prior.offsets.detach().cpu().float(), torch.zeros(3))
-    pose[0] = yaw @ pose[0]
-    rot = pose.repeat(batch, 1 + HISTORY, 1, 1, 1)
+    pose = standing_rotations(prior.standing)
+    pose[0] = np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]], np.float32) @ pose[0]
+    rot = torch.as_tensor(pose).repeat(batch, 1 + HISTORY, 1, 1, 1)
     transl = torch.zeros(batch, 1 + HISTORY, 3)
-    transl[..., 2] = float(-positions[:, 2].min())
+    transl[..., 2] = pelvis_above_lowest_joint(offsets, prior.standing)
     return transl, rot
 
 

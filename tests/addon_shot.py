@@ -10,8 +10,10 @@ import tarfile
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from tests.addon_runtime import BACKEND_ARGS
+from tests.blender_env import HAVE_BPY, bpy_and_extension, ext_module
 
 ROOT = Path(__file__).resolve().parents[1]
 CMU_SCALE = 0.056444
@@ -33,6 +35,32 @@ def make_shot(bpy, data_dir: Path, out: Path) -> Path:
     blend = out / "shot.blend"
     bpy.ops.wm.save_as_mainfile(filepath=str(blend))
     return blend
+
+
+def shot_file(data_dir: Path, out: Path):
+    """(bpy, shot.blend) for a module fixture; skips where the bpy module is not installed."""
+    if not HAVE_BPY:
+        pytest.skip("the bpy module (Blender as a Python module) is not installed")
+    bpy, _ = bpy_and_extension()
+    return bpy, make_shot(bpy, data_dir, out)
+
+
+def bone_direction_errors(heads: np.ndarray, joints: np.ndarray) -> dict:
+    """Per SMPL-X joint with a child: the worst angle (degrees, over frames) between the rig's
+    bone (its head -> the child's bone head) and the reaction's bone (joint -> child joint);
+    heads, joints (T, 22, 3) in SMPL-X order."""
+    skeleton, retarget = ext_module("rig.skeleton"), ext_module("rig.retarget")
+    names = list(skeleton.BODY_JOINT_NAMES)
+    out = {}
+    for j, name in enumerate(names):
+        child = retarget.DIRECTION_CHILD[name]
+        if child is None:
+            continue
+        c = names.index(child)
+        got, ref = heads[:, c] - heads[:, j], joints[:, c] - joints[:, j]
+        cos = (got * ref).sum(1) / np.linalg.norm(got, axis=1) / np.linalg.norm(ref, axis=1)
+        out[name] = float(np.degrees(np.arccos(np.clip(cos, -1.0, 1.0))).max())
+    return out
 
 
 def file_hash(path: Path) -> str:

@@ -13,8 +13,8 @@ import pytest
 from addon import generate as plain_generate
 from addon.cli import run_cli
 from inference_backend.server.validation import Limits
-from tests.addon_shot import datablocks, file_hash, make_shot
-from tests.blender_env import HAVE_BPY, bpy_and_extension, ext_module
+from tests.addon_shot import datablocks, file_hash, shot_file
+from tests.blender_env import ext_module
 
 pytestmark = [pytest.mark.bpy, pytest.mark.data]
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,10 +29,7 @@ def test_scene_caps_match_the_backend():
 
 @pytest.fixture(scope="module")
 def shot(data_dir, tmp_path_factory):
-    if not HAVE_BPY:
-        pytest.skip("the bpy module (Blender as a Python module) is not installed")
-    bpy, _ = bpy_and_extension()
-    blend = make_shot(bpy, data_dir, tmp_path_factory.mktemp("bad"))
+    bpy, blend = shot_file(data_dir, tmp_path_factory.mktemp("bad"))
     # extra objects: an armature no bone map fits, a vertices-only mesh, a huge plane
     stick = bpy.data.objects.new("Stick", bpy.data.armatures.new("Stick"))
     bpy.context.scene.collection.objects.link(stick)

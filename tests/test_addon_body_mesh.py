@@ -14,8 +14,8 @@ import pytest
 
 from addon.cli import run_cli
 from inference_backend.body.smplx_model import SmplxBody
-from tests.addon_shot import BACKEND, datablocks, make_shot, world_heads
-from tests.blender_env import HAVE_BPY, bpy_and_extension, ext_module
+from tests.addon_shot import BACKEND, datablocks, shot_file, world_heads
+from tests.blender_env import ext_module
 from tests.test_smplx_model import NUM_VERTS, write_synthetic_smplx
 
 pytestmark = [pytest.mark.bpy, pytest.mark.data]
@@ -24,10 +24,7 @@ SCALE = 1.1
 
 @pytest.fixture(scope="module")
 def shot(data_dir, tmp_path_factory):
-    if not HAVE_BPY:
-        pytest.skip("the bpy module (Blender as a Python module) is not installed")
-    bpy, _ = bpy_and_extension()
-    return make_shot(bpy, data_dir, tmp_path_factory.mktemp("body"))
+    return shot_file(data_dir, tmp_path_factory.mktemp("body"))[1]
 
 
 @pytest.fixture(scope="module")

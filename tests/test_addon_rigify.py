@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 from inference_backend.body import RestSkeleton
-from tests.addon_shot import BACKEND, datablocks, keyed_frames, link_object, make_shot, rigify_rig_file, world_heads
+from tests.addon_shot import (BACKEND, bone_direction_errors, datablocks, keyed_frames, link_object, make_shot,
+                              rigify_rig_file, world_heads)
 from tests.blender_env import HAVE_BPY, bpy_and_extension, ext_module
 
 pytestmark = [pytest.mark.bpy]
@@ -34,23 +35,6 @@ def _reference_joints(reaction: dict, rest_offsets: np.ndarray) -> np.ndarray:
     keys, retarget = ext_module("rig.keys"), ext_module("rig.retarget")
     local, transl = keys.local_rotations(reaction)
     return retarget.global_rotations(local, np.asarray(rest_offsets)[:22], transl)[1]
-
-
-def direction_errors(heads: np.ndarray, joints: np.ndarray) -> dict:
-    """Per SMPL-X joint with a child: the worst angle (degrees, over frames) between the rig's
-    bone (its head -> the child's bone head) and the reaction's bone (joint -> child joint)."""
-    skeleton, retarget = ext_module("rig.skeleton"), ext_module("rig.retarget")
-    names = list(skeleton.BODY_JOINT_NAMES)
-    out = {}
-    for j, name in enumerate(names):
-        child = retarget.DIRECTION_CHILD[name]
-        if child is None:
-            continue
-        c = names.index(child)
-        got, ref = heads[:, c] - heads[:, j], joints[:, c] - joints[:, j]
-        cos = (got * ref).sum(1) / np.linalg.norm(got, axis=1) / np.linalg.norm(ref, axis=1)
-        out[name] = float(np.degrees(np.arccos(np.clip(cos, -1.0, 1.0))).max())
-    return out
 
 
 def _def_bones():
@@ -101,7 +85,7 @@ def test_reaction_drives_generated_rigify_rig(rigify_file, data_dir, tmp_path_fa
     joints = _reference_joints(captured["reaction"], captured["rest"])
     heads = world_heads(bpy, rig, _def_bones(), want)
     assert np.isfinite(heads).all()
-    errors = direction_errors(heads, joints)
+    errors = bone_direction_errors(heads, joints)
     print("DEF bone direction error vs the reaction, worst over frames (degrees):",
           {k: round(v, 4) for k, v in errors.items()})
     assert max(errors.values()) < 2.0, errors
@@ -162,7 +146,7 @@ def test_transformed_rig_moved_root_and_existing_action(rigify_file):
 
     heads = world_heads(bpy, rig, _def_bones(), range(1, frames + 1))
     joints = _reference_joints(reaction, rest)
-    errors = direction_errors(heads, joints)
+    errors = bone_direction_errors(heads, joints)
     assert max(errors.values()) < 0.5, errors
     np.testing.assert_allclose(heads[:, 0, :2], joints[:, 0, :2], atol=1e-3)
 

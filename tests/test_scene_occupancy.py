@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from inference_backend.body import JOINT_INDEX, canonical_rest
+from inference_backend.body import canonical_rest
 from inference_backend.data.motion import Motion
 from inference_backend.data.retarget import retarget
 from inference_backend.data.scene_occupancy import (EGO_SHAPE, capsule_samples, ego_transform, occupancy_around,

@@ -19,7 +19,7 @@ import pytest
 import trimesh
 
 from addon import wire
-from addon.client import BackendError, BackendProcess, BackendStartError, Cancelled, Client
+from addon.client import BackendError, BackendProcess, Cancelled, Client
 from inference_backend.paths import ASSETS_DIR, REPO_ROOT
 from tests.echo_runtime import EchoSession
 from tests.server_helpers import launch, raw_connection, read_message

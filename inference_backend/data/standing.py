@@ -50,9 +50,9 @@ def standing_pose(motions: list[Motion]) -> np.ndarray:
     if not motions:
         raise ValueError("standing_pose: no motions given")
     height = MIN_HEIGHT * float(np.median(np.concatenate([m.transl[:, 2] for m in motions])))
-    frames = [standing_frames(x, height) for m in motions for x in (m, mirror(m))]
-    frames = np.concatenate([f for f in frames if len(f)]) if any(len(f) for f in frames) else None
-    if frames is None:
+    frames = [f for m in motions for x in (m, mirror(m)) if len(f := standing_frames(x, height))]
+    if not frames:
         raise ValueError("standing_pose: no frame of the motions stands still and upright")
+    frames = np.concatenate(frames)
     frames[:, JOINT_INDEX["pelvis"]] = face_minus_y(frames[:, JOINT_INDEX["pelvis"]])
     return chordal_mean(frames).astype(np.float32)

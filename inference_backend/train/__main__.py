@@ -59,12 +59,13 @@ def train(name: str, args) -> dict:
     torch.set_num_threads(max(1, args.threads)) if args.threads else None
     stage = build_stage(name, cfg, args, device, generator)
     if name == "prior-denoiser" and args.export:
-        from .export import export_prior
+        from .export import export_prior, train_standing_pose
 
-        cache = args.cache if args.data == "cache" else None
+        standing = train_standing_pose(args.cache) if args.data == "cache" else None
 
         def on_checkpoint(ema, step, _out=Path(args.export)):
-            print(f"[export] step {step}: prior hash {export_prior(args.vae, args.out, _out, cfg.get('guidance', 2.5), cache)}",
+            print(f"[export] step {step}: prior hash "
+                  f"{export_prior(args.vae, args.out, _out, cfg.get('guidance', 2.5), standing)}",
                   flush=True)
         stage.on_checkpoint = on_checkpoint
     logs = run(stage, cfg, Path(args.out), generator, args.resume, args.max_minutes, quiet=args.quiet)
@@ -102,13 +103,13 @@ def main(argv=None) -> int:
         args.out = args.out or args.cache / "train" / args.stage
         train(args.stage, args)
     elif args.stage == "export-prior":
-        from .export import export_prior
+        from .export import export_prior, train_standing_pose
 
         out = args.out or REPO_ROOT / "assets" / "prior"
         den = args.denoiser or args.cache / "train" / "prior-denoiser"
         guidance = load_config(args.config or STAGE_CONFIG["prior-denoiser"]).get("guidance", 2.5)
-        cache = args.cache if args.data == "cache" else None
-        print(f"prior hash {export_prior(args.vae, den, out, guidance, cache)} -> {out}")
+        standing = train_standing_pose(args.cache) if args.data == "cache" else None
+        print(f"prior hash {export_prior(args.vae, den, out, guidance, standing)} -> {out}")
     else:
         from .plot import plot_logs
 
